@@ -83,7 +83,7 @@ def make_audio() -> dict[str, np.ndarray]:
             with tempfile.TemporaryDirectory() as tmp:
                 raw = os.path.join(tmp, "raw.wav")
                 subprocess.run(["espeak-ng", "-v", "en-us", "-s", str(spec[2]), "-w", raw, spec[1]], check=True)
-                subprocess.run(["sox", raw, "-r", "16000", "-c", "1", "-b", "16", path, "gain", "-n", "-3"], check=True)
+                subprocess.run(["sox", "-D", raw, "-r", "16000", "-c", "1", "-b", "16", path, "gain", "-n", "-3"], check=True)
         elif spec[0] == "silence":
             write_wav(path, np.zeros(int(spec[1] * 16000), dtype=np.float32))
         else:

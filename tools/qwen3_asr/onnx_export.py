@@ -129,6 +129,7 @@ def export_graphs(model: Qwen3ASR, out_dir: str) -> None:
 # --------------------------------------------------------------------------------------- weight storage types
 
 MIN_QUANT_ELEMENTS = 1024
+WEIGHT_OPS = {"MatMul", "Gemm", "Conv", "Gather"}
 
 
 def convert_weights(path: str, dtype: str) -> None:
@@ -140,10 +141,15 @@ def convert_weights(path: str, dtype: str) -> None:
         return
     model = onnx.load(path)
     graph = model.graph
+    # int8 scales go per output channel, i.e. per row of the PyTorch parameter: that is axis 1 of a weight
+    # feeding MatMul (exported transposed, [in, out]) and axis 0 everywhere else (Gather, Conv, Gemm).
+    matmul_weights = {n.input[1] for n in graph.node if n.op_type == "MatMul" and len(n.input) > 1}
+    # Only weight matrices: tables such as the sinusoidal positions stay float32.
+    weights = {i for n in graph.node if n.op_type in WEIGHT_OPS for i in n.input}
     new_inits, new_nodes = [], []
     for init in graph.initializer:
         arr = numpy_helper.to_array(init)
-        if init.data_type != TensorProto.FLOAT or arr.size < MIN_QUANT_ELEMENTS:
+        if init.data_type != TensorProto.FLOAT or arr.size < MIN_QUANT_ELEMENTS or init.name not in weights:
             new_inits.append(init)
             continue
         name = init.name
@@ -151,14 +157,12 @@ def convert_weights(path: str, dtype: str) -> None:
             new_inits.append(numpy_helper.from_array(arr.astype(np.float16), name + "_fp16"))
             new_nodes.append(helper.make_node("Cast", [name + "_fp16"], [name], to=TensorProto.FLOAT, name=name + "_cast"))
         elif dtype == "int8":
-            rows = arr.reshape(arr.shape[0], -1)
-            scale = np.abs(rows).max(axis=1) / 127.0
-            scale[scale == 0] = 1.0
-            q = np.clip(np.round(rows / scale[:, None]), -127, 127).astype(np.int8).reshape(arr.shape)
+            axis = 1 if (name in matmul_weights and arr.ndim == 2) else 0
+            q, scale = quantize_int8(arr, axis)
             new_inits.append(numpy_helper.from_array(q, name + "_int8"))
-            new_inits.append(numpy_helper.from_array(scale.astype(np.float32), name + "_scale"))
+            new_inits.append(numpy_helper.from_array(scale, name + "_scale"))
             new_nodes.append(
-                helper.make_node("DequantizeLinear", [name + "_int8", name + "_scale"], [name], axis=0, name=name + "_dq")
+                helper.make_node("DequantizeLinear", [name + "_int8", name + "_scale"], [name], axis=axis, name=name + "_dq")
             )
         else:
             raise ValueError(f"unknown weights dtype {dtype}")
@@ -169,6 +173,16 @@ def convert_weights(path: str, dtype: str) -> None:
     graph.node.extend(new_nodes + nodes)
     onnx.checker.check_model(model)
     onnx.save(model, path)
+
+
+def quantize_int8(arr: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 with one float32 scale per slice along `axis`."""
+    moved = np.moveaxis(arr, axis, 0)
+    rows = moved.reshape(moved.shape[0], -1)
+    scale = (np.abs(rows).max(axis=1) / 127.0).astype(np.float32)
+    scale[scale == 0] = 1.0
+    q = np.clip(np.round(rows / scale[:, None]), -127, 127).astype(np.int8)
+    return np.moveaxis(q.reshape(moved.shape), 0, axis), scale
 
 
 def rounded_like(model: Qwen3ASR, dtype: str) -> Qwen3ASR:
@@ -184,11 +198,9 @@ def rounded_like(model: Qwen3ASR, dtype: str) -> Qwen3ASR:
             if dtype == "float16":
                 p.copy_(torch.from_numpy(arr.astype(np.float16).astype(np.float32)))
             elif dtype == "int8":
-                rows = arr.reshape(arr.shape[0], -1)
-                scale = np.abs(rows).max(axis=1) / 127.0
-                scale[scale == 0] = 1.0
-                q = np.clip(np.round(rows / scale[:, None]), -127, 127)
-                p.copy_(torch.from_numpy((q * scale[:, None]).astype(np.float32).reshape(arr.shape)))
+                q, scale = quantize_int8(arr, 0)
+                shape = (-1,) + (1,) * (arr.ndim - 1)
+                p.copy_(torch.from_numpy(q.astype(np.float32) * scale.reshape(shape)))
     return clone
 
 

@@ -1,0 +1,197 @@
+import * as ort from "onnxruntime-node";
+import { audioTokenCount, type ModelConfig } from "../../shared/model-config.js";
+import { LogMelExtractor, normalizePeak, type LogMel } from "../audio/features.js";
+import { encodeClips } from "./audio-encoder.js";
+import { EngineError } from "./errors.js";
+import { greedyDecode, type DecodeRow } from "./greedy-decoder.js";
+import { loadModelDirectory, type ModelDirectory } from "./model-dir.js";
+import { openModelSessions, type ModelSessions, type SessionOptions } from "./sessions.js";
+import { AsrTokenizer } from "./tokenizer.js";
+
+export interface EngineOptions extends SessionOptions {
+  /** Window-sized encoder slices packed into one encoder call (bounds the dense attention bias). */
+  encoderSlicesPerCall?: number;
+}
+
+export interface Utterance {
+  /** 16 kHz mono float PCM. */
+  pcm: Float32Array;
+  /** Force the language (a name from config.json's language_suffix_ids, e.g. "English"). */
+  language?: string;
+  /** Upper bound on generated tokens; defaults to `defaultMaxNewTokens(duration)`. */
+  maxNewTokens?: number;
+}
+
+export interface Transcription {
+  language: string;
+  text: string;
+  raw: string;
+  generatedIds: number[];
+  stopReason: "eos" | "max_new_tokens";
+  tokens: { prompt: number; audio: number; generated: number };
+  timings: { featuresMs: number; encoderMs: number; prefillMs: number; decodeMs: number; totalMs: number };
+}
+
+export interface BatchStats {
+  batchSize: number;
+  decodeSteps: number;
+  /** Fraction of decoder cache slots that held padding rather than real tokens. */
+  paddingWaste: number;
+}
+
+/** Generation bound from duration, generous for speech (≈ 3.3 tokens/s) so real text is never cut. */
+export const defaultMaxNewTokens = (durationSeconds: number): number => Math.ceil(6 * durationSeconds) + 16;
+
+/** Qwen3-ASR on onnxruntime-node: features → encoder → batched greedy decoding → { language, text }. */
+export class Qwen3AsrEngine {
+  private readonly extractor: LogMelExtractor;
+  private readonly promptCache = new Map<string, Float32Array>();
+  lastBatch: BatchStats = { batchSize: 0, decodeSteps: 0, paddingWaste: 0 };
+
+  private constructor(
+    readonly model: ModelDirectory,
+    private readonly sessions: ModelSessions,
+    readonly tokenizer: AsrTokenizer,
+    private readonly options: EngineOptions,
+  ) {
+    const c = model.config;
+    this.extractor = new LogMelExtractor({ sampleRate: c.qwen3_asr.sample_rate, nFft: c.qwen3_asr.n_fft, hopLength: c.hop_length, nMels: c.features_size });
+  }
+
+  static async load(dir: string, options: EngineOptions = {}): Promise<Qwen3AsrEngine> {
+    const model = loadModelDirectory(dir);
+    const tokenizer = new AsrTokenizer(model.tokenizerJson, model.config);
+    const sessions = await openModelSessions(model, options);
+    return new Qwen3AsrEngine(model, sessions, tokenizer, options);
+  }
+
+  get config(): ModelConfig {
+    return this.model.config;
+  }
+
+  get sampleRate(): number {
+    return this.config.qwen3_asr.sample_rate;
+  }
+
+  /** Throws the EngineError that `transcribe` would raise for this audio, without running the model. */
+  validate(utterance: Utterance): void {
+    const { pcm, language } = utterance;
+    if (pcm.length === 0) throw new EngineError("empty_audio", "the audio has no samples");
+    for (let i = 0; i < pcm.length; i++) {
+      if (!Number.isFinite(pcm[i])) throw new EngineError("invalid_samples", `sample ${i} is ${pcm[i]}; audio must be finite`);
+    }
+    if (pcm.length < this.extractor.minSamples) {
+      const ms = (1000 * this.extractor.minSamples) / this.sampleRate;
+      throw new EngineError("audio_too_short", `audio needs at least ${this.extractor.minSamples} samples (${ms.toFixed(1)} ms) for one encoder frame, got ${pcm.length}`);
+    }
+    const frames = this.extractor.frameCount(pcm.length);
+    if (frames > this.config.max_frames) {
+      throw new EngineError("audio_too_long", `${frames} frames exceed max_frames ${this.config.max_frames} for one call; chunk the audio first`);
+    }
+    if (language !== undefined && !(language in this.config.language_suffix_ids)) {
+      throw new EngineError("unsupported_language", `language "${language}" is not one of ${Object.keys(this.config.language_suffix_ids).join(", ")}`);
+    }
+    if (utterance.maxNewTokens !== undefined && !(Number.isInteger(utterance.maxNewTokens) && utterance.maxNewTokens >= 1)) {
+      throw new EngineError("sequence_too_long", `maxNewTokens must be a positive integer, got ${utterance.maxNewTokens}`);
+    }
+  }
+
+  /** Prompt ids around the audio: prefix, then the suffix (with "language X<asr_text>" when forced). */
+  promptIds(language?: string): { prefix: number[]; suffix: number[] } {
+    const c = this.config;
+    return { prefix: c.prompt_prefix_ids, suffix: language ? c.language_suffix_ids[language] : c.prompt_suffix_ids };
+  }
+
+  /** Prompt + audio token count of an utterance with `frames` feature frames. */
+  promptTokens(frames: number, language?: string): number {
+    const { prefix, suffix } = this.promptIds(language);
+    return prefix.length + audioTokenCount(this.config, frames) + suffix.length;
+  }
+
+  async transcribe(utterances: Utterance[]): Promise<Transcription[]> {
+    if (utterances.length === 0) return [];
+    utterances.forEach((u, i) => {
+      try {
+        this.validate(u);
+      } catch (error) {
+        if (error instanceof EngineError) throw new EngineError(error.code, `utterance ${i}: ${error.message}`);
+        throw error;
+      }
+    });
+    const hidden = this.config.qwen3_asr.hidden_size;
+    const started = performance.now();
+
+    const featuresMs: number[] = [];
+    const mels: LogMel[] = utterances.map((u) => {
+      const t = performance.now();
+      const mel = this.extractor.extract(normalizePeak(u.pcm));
+      featuresMs.push(performance.now() - t);
+      return mel;
+    });
+    const encoded = await encodeClips(this.sessions.encoder, this.config, mels, this.options.encoderSlicesPerCall ?? 8);
+
+    const rows: DecodeRow[] = [];
+    const promptCounts: number[] = [];
+    for (let i = 0; i < utterances.length; i++) {
+      const u = utterances[i];
+      const { prefix, suffix } = this.promptIds(u.language);
+      const [pre, suf] = await Promise.all([this.embedPrompt(prefix), this.embedPrompt(suffix)]);
+      const length = prefix.length + encoded[i].tokens + suffix.length;
+      const maxNewTokens = u.maxNewTokens ?? defaultMaxNewTokens(u.pcm.length / this.sampleRate);
+      if (length + maxNewTokens > this.config.max_sequence_length) {
+        throw new EngineError("sequence_too_long", `utterance ${i}: ${length} prompt + ${maxNewTokens} new tokens exceed max_sequence_length ${this.config.max_sequence_length}`);
+      }
+      const prompt = new Float32Array(length * hidden);
+      prompt.set(pre, 0);
+      prompt.set(encoded[i].embeds, pre.length);
+      prompt.set(suf, pre.length + encoded[i].embeds.length);
+      rows.push({ prompt, maxNewTokens });
+      promptCounts.push(length);
+    }
+
+    const decoded = await greedyDecode(this.sessions.decoder, (ids) => this.embed(ids), this.config, rows);
+    this.lastBatch = {
+      batchSize: utterances.length,
+      decodeSteps: decoded.steps,
+      paddingWaste: decoded.paddedSlots > 0 ? 1 - decoded.realSlots / decoded.paddedSlots : 0,
+    };
+    const totalMs = performance.now() - started;
+    return decoded.rows.map((row, i) => {
+      const parsed = this.tokenizer.parse(row.ids, utterances[i].language);
+      return {
+        ...parsed,
+        generatedIds: row.ids,
+        stopReason: row.stopReason,
+        tokens: { prompt: promptCounts[i], audio: encoded[i].tokens, generated: row.ids.length },
+        timings: {
+          featuresMs: featuresMs[i],
+          encoderMs: encoded[i].encoderMs,
+          prefillMs: decoded.prefillMs,
+          decodeMs: row.decodeMs,
+          totalMs,
+        },
+      };
+    });
+  }
+
+  private async embed(ids: number[][]): Promise<Float32Array> {
+    const width = ids[0].length;
+    const flat = BigInt64Array.from(ids.flat(), (v) => BigInt(v));
+    const out = await this.sessions.embedTokens.run({ input_ids: new ort.Tensor("int64", flat, [ids.length, width]) });
+    return out.inputs_embeds.data as Float32Array;
+  }
+
+  private async embedPrompt(ids: number[]): Promise<Float32Array> {
+    const key = ids.join(",");
+    let cached = this.promptCache.get(key);
+    if (!cached) {
+      cached = await this.embed([ids]);
+      this.promptCache.set(key, cached);
+    }
+    return cached;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.sessions.encoder.release(), this.sessions.embedTokens.release(), this.sessions.decoder.release()]);
+  }
+}

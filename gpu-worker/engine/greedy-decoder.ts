@@ -1,0 +1,190 @@
+import * as ort from "onnxruntime-node";
+import type { ModelConfig } from "../../shared/model-config.js";
+import { BLOCKED } from "./audio-encoder.js";
+
+/** One sequence to decode: its prompt embeddings (audio already spliced in) and its own limit. */
+export interface DecodeRow {
+  /** Row-major [promptTokens, hidden]. */
+  prompt: Float32Array;
+  maxNewTokens: number;
+}
+
+export interface DecodedRow {
+  ids: number[];
+  stopReason: "eos" | "max_new_tokens";
+  /** Wall time from the start of decoding until this row stopped (prefill included). */
+  decodeMs: number;
+}
+
+export interface DecodeResult {
+  rows: DecodedRow[];
+  prefillMs: number;
+  steps: number;
+  /** Padded cache slots vs slots holding real tokens, summed over calls: the padding overhead. */
+  paddedSlots: number;
+  realSlots: number;
+}
+
+export type EmbedFn = (ids: number[][]) => Promise<Float32Array>;
+
+interface KvCache {
+  tensors: Float32Array[]; // [layer*2 + (0 key | 1 value)], each [B, KV, P, D]
+  batch: number;
+  length: number; // P
+}
+
+function argmaxRows(logits: Float32Array, rows: number, vocab: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    let bestValue = -Infinity;
+    const base = r * vocab;
+    for (let v = 0; v < vocab; v++) {
+      if (logits[base + v] > bestValue) {
+        bestValue = logits[base + v];
+        best = v;
+      }
+    }
+    out.push(best);
+  }
+  return out;
+}
+
+/** Keeps batch rows `keep` and cache positions [drop, P): finished rows leave, shared left padding goes. */
+function compact(cache: KvCache, keep: number[], drop: number, heads: number, headDim: number): KvCache {
+  const length = cache.length - drop;
+  const rowIn = heads * cache.length * headDim;
+  const rowOut = heads * length * headDim;
+  const tensors = cache.tensors.map((t) => {
+    const out = new Float32Array(keep.length * rowOut);
+    keep.forEach((row, i) => {
+      for (let h = 0; h < heads; h++) {
+        const src = row * rowIn + (h * cache.length + drop) * headDim;
+        out.set(t.subarray(src, src + length * headDim), i * rowOut + h * length * headDim);
+      }
+    });
+    return out;
+  });
+  return { tensors, batch: keep.length, length };
+}
+
+/**
+ * Batched greedy decoding with a KV cache. Prompts are left-padded; padding is masked in the attention bias and
+ * skipped by positions (cumsum(mask) − 1), and a padded query row attends only to itself so that no softmax
+ * row is empty. Rows stop at an EOS id or their own limit and leave the batch, so a row's tokens never depend
+ * on its neighbours.
+ */
+export async function greedyDecode(
+  decoder: ort.InferenceSession,
+  embed: EmbedFn,
+  config: ModelConfig,
+  rows: DecodeRow[],
+): Promise<DecodeResult> {
+  const q = config.qwen3_asr;
+  const hidden = q.hidden_size;
+  const heads = q.num_key_value_heads;
+  const headDim = q.head_dim;
+  const layers = q.num_hidden_layers;
+  const eos = new Set(config.eos_token_ids);
+  const started = performance.now();
+
+  const promptLength = rows.map((r) => r.prompt.length / hidden);
+  const S = Math.max(...promptLength);
+  const results: DecodedRow[] = rows.map(() => ({ ids: [], stopReason: "max_new_tokens", decodeMs: 0 }));
+  let active = rows.map((_, i) => i);
+  let pad = promptLength.map((n) => S - n); // leading pad slots per active row, in cache coordinates
+  let realLength = [...promptLength];
+  let paddedSlots = 0;
+  let realSlots = 0;
+
+  // Prefill.
+  const B = rows.length;
+  const embeds = new Float32Array(B * S * hidden);
+  const bias = new Float32Array(B * S * S).fill(BLOCKED);
+  const positions = new BigInt64Array(B * S);
+  rows.forEach((row, r) => {
+    embeds.set(row.prompt, (r * S + pad[r]) * hidden);
+    for (let i = 0; i < S; i++) {
+      const base = (r * S + i) * S;
+      if (i < pad[r]) {
+        bias[base + i] = 0;
+      } else {
+        bias.fill(0, base + pad[r], base + i + 1);
+        positions[r * S + i] = BigInt(i - pad[r]);
+      }
+    }
+  });
+  const empty = new Float32Array(0);
+  const feeds: Record<string, ort.Tensor> = {
+    inputs_embeds: new ort.Tensor("float32", embeds, [B, S, hidden]),
+    attn_bias: new ort.Tensor("float32", bias, [B, 1, S, S]),
+    position_ids: new ort.Tensor("int64", positions, [B, S]),
+  };
+  for (let i = 0; i < layers; i++) {
+    feeds[`past_key_values.${i}.key`] = new ort.Tensor("float32", empty, [B, heads, 0, headDim]);
+    feeds[`past_key_values.${i}.value`] = new ort.Tensor("float32", empty, [B, heads, 0, headDim]);
+  }
+  let out = await decoder.run(feeds);
+  const prefillMs = performance.now() - started;
+  paddedSlots += B * S;
+  realSlots += promptLength.reduce((a, b) => a + b, 0);
+  let cache: KvCache = { tensors: [], batch: B, length: S };
+  let steps = 0;
+
+  for (;;) {
+    const logits = out.logits.data as Float32Array;
+    const next = argmaxRows(logits, active.length, q.vocab_size);
+    cache = {
+      tensors: Array.from({ length: 2 * layers }, (_, j) => out[`present.${j >> 1}.${j & 1 ? "value" : "key"}`].data as Float32Array),
+      batch: active.length,
+      length: cache.length,
+    };
+    const keep: number[] = [];
+    next.forEach((token, i) => {
+      const row = active[i];
+      const result = results[row];
+      result.ids.push(token);
+      if (eos.has(token)) result.stopReason = "eos";
+      if (eos.has(token) || result.ids.length >= rows[row].maxNewTokens) {
+        result.decodeMs = performance.now() - started;
+      } else {
+        keep.push(i);
+      }
+    });
+    if (keep.length === 0) break;
+
+    const drop = Math.min(...keep.map((i) => pad[i]));
+    if (keep.length < active.length || drop > 0) {
+      cache = compact(cache, keep, drop, heads, headDim);
+      active = keep.map((i) => active[i]);
+      pad = keep.map((i) => pad[i] - drop);
+      realLength = keep.map((i) => realLength[i]);
+    }
+    const tokens = keep.map((i) => next[i]);
+
+    // One decode step for the remaining rows.
+    const b = active.length;
+    const P = cache.length;
+    const stepBias = new Float32Array(b * (P + 1));
+    const stepPositions = new BigInt64Array(b);
+    for (let r = 0; r < b; r++) {
+      stepBias.fill(BLOCKED, r * (P + 1), r * (P + 1) + pad[r]);
+      stepPositions[r] = BigInt(realLength[r]);
+      realLength[r] += 1;
+    }
+    const stepFeeds: Record<string, ort.Tensor> = {
+      inputs_embeds: new ort.Tensor("float32", await embed(tokens.map((t) => [t])), [b, 1, hidden]),
+      attn_bias: new ort.Tensor("float32", stepBias, [b, 1, 1, P + 1]),
+      position_ids: new ort.Tensor("int64", stepPositions, [b, 1]),
+    };
+    for (let j = 0; j < 2 * layers; j++) {
+      stepFeeds[`past_key_values.${j >> 1}.${j & 1 ? "value" : "key"}`] = new ort.Tensor("float32", cache.tensors[j], [b, heads, P, headDim]);
+    }
+    out = await decoder.run(stepFeeds);
+    cache = { ...cache, length: P + 1 };
+    paddedSlots += b * (P + 1);
+    realSlots += realLength.reduce((a, n) => a + n, 0);
+    steps++;
+  }
+  return { rows: results, prefillMs, steps, paddedSlots, realSlots };
+}
