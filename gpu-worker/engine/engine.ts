@@ -108,7 +108,7 @@ export class Qwen3AsrEngine {
     return prefix.length + audioTokenCount(this.config, frames) + suffix.length;
   }
 
-  async transcribe(utterances: Utterance[]): Promise<Transcription[]> {
+  async transcribe(utterances: Utterance[], options: { encoderSlicesPerCall?: number } = {}): Promise<Transcription[]> {
     if (utterances.length === 0) return [];
     utterances.forEach((u, i) => {
       try {
@@ -128,7 +128,8 @@ export class Qwen3AsrEngine {
       featuresMs.push(performance.now() - t);
       return mel;
     });
-    const encoded = await encodeClips(this.sessions.encoder, this.config, mels, this.options.encoderSlicesPerCall ?? 8);
+    const slicesPerCall = options.encoderSlicesPerCall ?? this.options.encoderSlicesPerCall ?? 8;
+    const encoded = await encodeClips(this.sessions.encoder, this.config, mels, slicesPerCall);
 
     const rows: DecodeRow[] = [];
     const promptCounts: number[] = [];

@@ -1,0 +1,322 @@
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { modelConfigSchema, type ModelConfig } from "../shared/model-config.js";
+import { defaultCalibration, type Calibration } from "../gpu-worker/scheduler/calibration.js";
+import { estimateBatchBytes, itemMaxNewTokens, promptTokens, type MemoryDtypes } from "../gpu-worker/scheduler/memory-model.js";
+import { planNextBatch, plannerConfig, type PlannerConfig } from "../gpu-worker/scheduler/planner.js";
+import { TRACE, batchCost, cutIntoItems, generateJobs, type BenchItem, type JobClass } from "./trace.js";
+
+/**
+ * Batch-planner benchmark, cost-model mode: one seeded trace, the seed project's batching strategies and ours
+ * side by side on the same simulated GPU, then the ratios measured in this run.
+ *
+ *   npm run bench:batcher              (tsx bench/batcher.ts [--seed N])
+ *
+ * Memory for every strategy is judged by our memory model (memory-model.ts) against the real 5 GiB budget:
+ * a batch above it is counted as an out-of-memory failure. Time comes from the cost model in trace.ts.
+ */
+
+const GiB = 2 ** 30;
+const SEED = 7;
+const BUDGET_BYTES = 5 * GiB;
+/**
+ * ≈ 8 jobs/s ≈ 13 audio-min/s offered: above batch 1's capacity and near ours, so the GPU never idles for
+ * long under any strategy and throughput is measured under load, not limited by arrivals.
+ */
+const ARRIVALS_PER_SECOND = 8;
+const MAX_WAIT_MS = 30_000;
+const MAX_BATCH = 64;
+/** Baselines get the packing that costs least memory; the planner picks its own per batch. */
+const BASELINE_ENCODER_SLICES_PER_CALL = 1;
+
+// ------------------------------------------------------------------------------------------- strategies
+
+interface Decision {
+  batch: BenchItem[];
+  rejected: BenchItem[];
+  encoderSlicesPerCall: number;
+}
+
+interface Strategy {
+  name: string;
+  next(queue: readonly BenchItem[], nowMs: number): Decision;
+}
+
+const fifo = (name: string, size: number): Strategy => ({
+  name,
+  next: (queue) => ({ batch: queue.slice(0, size), rejected: [], encoderSlicesPerCall: BASELINE_ENCODER_SLICES_PER_CALL }),
+});
+
+/** The seed's `calculate_optimal_batch_size`: 2.5 GiB base + 0.1 MiB per audio second, fill ascending under 5 GiB. */
+const SEED_BASE_MIB = 2.5 * 1024;
+const SEED_MIB_PER_SECOND = 0.1;
+const SEED_MAX_MIB = 5 * 1024;
+/** The seed's own guidance per job class (upper ends: the most favourable reading). */
+const SEED_CAPS: Record<JobClass, number> = { short: 8, medium: 6, long: 3 };
+
+function seedGreedy(name: string, config: ModelConfig, capped: boolean): Strategy {
+  const seconds = (item: BenchItem): number => (item.frames * config.hop_length) / config.qwen3_asr.sample_rate;
+  return {
+    name,
+    next: (queue) => {
+      const ascending = [...queue].sort((a, b) => seconds(a) - seconds(b) || a.arrivalMs - b.arrivalMs);
+      const batch: BenchItem[] = [];
+      let mib = 0;
+      let cap = Number.POSITIVE_INFINITY;
+      for (const item of ascending) {
+        const itemCap = capped ? Math.min(cap, SEED_CAPS[item.jobClass]) : cap;
+        if (mib + SEED_MIB_PER_SECOND * seconds(item) > SEED_MAX_MIB - SEED_BASE_MIB || batch.length + 1 > itemCap) break;
+        mib += SEED_MIB_PER_SECOND * seconds(item);
+        cap = itemCap;
+        batch.push(item);
+      }
+      return { batch, rejected: [], encoderSlicesPerCall: BASELINE_ENCODER_SLICES_PER_CALL };
+    },
+  };
+}
+
+function ours(name: string, model: ModelConfig, config: PlannerConfig): Strategy {
+  return {
+    name,
+    next: (queue, nowMs) => {
+      const plan = planNextBatch(model, queue, nowMs, config);
+      return { batch: plan.batch, rejected: plan.rejected.map((r) => r.item), encoderSlicesPerCall: plan.encoderSlicesPerCall };
+    },
+  };
+}
+
+// -------------------------------------------------------------------------------------------- executors
+
+interface BatchRun {
+  seconds: number;
+}
+
+/**
+ * How a batch gets run. EXTENSION POINT — real-engine mode: implement this with the onnxruntime engine
+ * (gpu-worker/engine), timing each batch and sampling device memory (NVML) for its peak; feed the measured
+ * peaks into a calibration file (gpu-worker/scheduler/calibration.ts) and select it with a --mode flag.
+ */
+interface BatchExecutor {
+  mode: string;
+  run(batch: readonly BenchItem[], encoderSlicesPerCall: number): Promise<BatchRun>;
+}
+
+const costModelExecutor = (model: ModelConfig, dtypes: MemoryDtypes): BatchExecutor => ({
+  mode: "cost model (Qwen3-ASR-1.7B, one H100 SXM; constants in bench/trace.ts)",
+  run: async (batch, slices) => ({ seconds: batchCost(model, dtypes, batch, slices).seconds }),
+});
+
+// ------------------------------------------------------------------------------------------- simulation
+
+interface RunStats {
+  name: string;
+  batches: number;
+  items: number;
+  rejected: number;
+  meanBatch: number;
+  audioHours: number;
+  gpuMinutes: number;
+  /** Audio of batches that stayed within the real budget. */
+  survivingAudioHours: number;
+  meanMemory: number;
+  peakMemory: number;
+  overBudget: number;
+  paddingWaste: number;
+  waitP50: number;
+  waitP95: number;
+  utilisation: number;
+}
+
+interface SimulationContext {
+  model: ModelConfig;
+  dtypes: MemoryDtypes;
+  calibration: Calibration;
+  budgetBytes: number;
+  executor: BatchExecutor;
+}
+
+async function simulate(strategy: Strategy, items: readonly BenchItem[], ctx: SimulationContext): Promise<RunStats> {
+  const arrivals = [...items].sort((a, b) => a.arrivalMs - b.arrivalMs);
+  let queue: BenchItem[] = [];
+  let next = 0;
+  let now = arrivals[0]?.arrivalMs ?? 0;
+  const waits: number[] = [];
+  const memory: number[] = [];
+  let busySeconds = 0;
+  let audio = 0;
+  let surviving = 0;
+  let overBudget = 0;
+  let rejected = 0;
+  let slots = 0;
+  let paddedSlots = 0;
+  let batches = 0;
+  while (next < arrivals.length || queue.length > 0) {
+    while (next < arrivals.length && arrivals[next]!.arrivalMs <= now) queue.push(arrivals[next++]!);
+    if (queue.length === 0) {
+      now = arrivals[next]!.arrivalMs;
+      continue;
+    }
+    const decision = strategy.next(queue, now);
+    const leaving = new Set([...decision.batch, ...decision.rejected]);
+    if (leaving.size === 0) throw new Error(`${strategy.name} made no progress with ${queue.length} items queued`);
+    queue = queue.filter((item) => !leaving.has(item));
+    rejected += decision.rejected.length;
+    if (decision.batch.length === 0) continue;
+
+    const { batch, encoderSlicesPerCall } = decision;
+    const modelled = estimateBatchBytes(ctx.model, ctx.dtypes, batch, { encoderSlicesPerCall, calibration: ctx.calibration });
+    const credit = batch.reduce((s, item) => s + item.creditSeconds, 0);
+    memory.push(modelled.total / ctx.budgetBytes);
+    if (modelled.total > ctx.budgetBytes) overBudget++;
+    else surviving += credit;
+    audio += credit;
+    // Planned KV slots: every row reserved up to the padded sequence length.
+    const used = batch.reduce((s, item) => s + promptTokens(ctx.model, item) + itemMaxNewTokens(ctx.model, item), 0);
+    slots += batch.length * modelled.shape.paddedSequenceTokens;
+    paddedSlots += batch.length * modelled.shape.paddedSequenceTokens - used;
+    for (const item of batch) waits.push((now - item.arrivalMs) / 1000);
+
+    const run = await ctx.executor.run(batch, encoderSlicesPerCall);
+    busySeconds += run.seconds;
+    now += run.seconds * 1000;
+    batches++;
+  }
+  const span = (now - (arrivals[0]?.arrivalMs ?? 0)) / 1000;
+  return {
+    name: strategy.name,
+    batches,
+    items: waits.length,
+    rejected,
+    meanBatch: waits.length / Math.max(1, batches),
+    audioHours: audio / 3600,
+    gpuMinutes: busySeconds / 60,
+    survivingAudioHours: surviving / 3600,
+    meanMemory: mean(memory),
+    peakMemory: Math.max(0, ...memory),
+    overBudget,
+    paddingWaste: paddedSlots / Math.max(1, slots),
+    waitP50: percentile(waits, 0.5),
+    waitP95: percentile(waits, 0.95),
+    utilisation: busySeconds / Math.max(1e-9, span),
+  };
+}
+
+const mean = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
+
+function percentile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return 0;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
+}
+
+// ----------------------------------------------------------------------------------------------- report
+
+const throughput = (s: RunStats): number => s.audioHours / s.gpuMinutes;
+const survivingThroughput = (s: RunStats): number => s.survivingAudioHours / s.gpuMinutes;
+const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
+
+function printTable(rows: readonly RunStats[]): void {
+  const header = [
+    "strategy",
+    "batches",
+    "mean B",
+    "audio-h/GPU-min",
+    "  w/o OOM",
+    "mean mem",
+    "peak mem",
+    "over budget",
+    "padding",
+    "wait p50",
+    "wait p95",
+    "GPU busy",
+  ];
+  const cells = rows.map((s) => [
+    s.name,
+    String(s.batches),
+    s.meanBatch.toFixed(2),
+    throughput(s).toFixed(2),
+    survivingThroughput(s).toFixed(2),
+    pct(s.meanMemory),
+    pct(s.peakMemory),
+    `${s.overBudget} (${pct(s.overBudget / Math.max(1, s.batches))})`,
+    pct(s.paddingWaste),
+    `${s.waitP50.toFixed(1)} s`,
+    `${s.waitP95.toFixed(1)} s`,
+    pct(s.utilisation),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: readonly string[]): string => c.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join("  ");
+  console.log(line(header));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const c of cells) console.log(line(c));
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { seed: { type: "string" } } });
+  const seed = values.seed === undefined ? SEED : Number(values.seed);
+  const model = modelConfigSchema.parse(
+    JSON.parse(readFileSync(new URL("../test/fixtures/configs/qwen3-asr-1.7b.json", import.meta.url), "utf8")),
+  );
+  const dtypes: MemoryDtypes = { weights: model.qwen3_asr.weights_dtype, io: model.qwen3_asr.io_dtype };
+  const jobs = generateJobs(seed, TRACE.jobs, ARRIVALS_PER_SECOND);
+  const items = cutIntoItems(model, jobs, TRACE.chunkSeconds, TRACE.overlapSeconds);
+  const ctx: SimulationContext = {
+    model,
+    dtypes,
+    calibration: defaultCalibration,
+    budgetBytes: BUDGET_BYTES,
+    executor: costModelExecutor(model, dtypes),
+  };
+  const planner = plannerConfig(model, { budgetBytes: BUDGET_BYTES, maxWaitMs: MAX_WAIT_MS, maxBatch: MAX_BATCH });
+
+  const audioHours = jobs.reduce((s, j) => s + j.durationSeconds, 0) / 3600;
+  const spanSeconds = (jobs[jobs.length - 1]?.arrivalMs ?? 0) / 1000;
+  console.log(`Batch planner benchmark — ${ctx.executor.mode}`);
+  console.log(
+    `trace: seed ${seed}, ${jobs.length} jobs (${classCounts(jobs)}), ${items.length} work items ` +
+      `(${TRACE.chunkSeconds} s chunks, ${TRACE.overlapSeconds} s overlap), ${audioHours.toFixed(1)} audio-hours, ` +
+      `Poisson ${ARRIVALS_PER_SECOND} jobs/s over ${spanSeconds.toFixed(0)} s`,
+  );
+  console.log(
+    `model: ${model.qwen3_asr.variant}, ${dtypes.weights} weights, ${dtypes.io} I/O; budget ${BUDGET_BYTES / GiB} GiB; ` +
+      `ours: margin ${planner.safetyMargin}, maxWait ${MAX_WAIT_MS / 1000} s, maxBatch ${MAX_BATCH}; ` +
+      `reserve ${(defaultCalibration.runtimeReserveBytes / 2 ** 20).toFixed(0)} MiB (${defaultCalibration.device})\n`,
+  );
+
+  const strategies = [
+    fifo("batch 1", 1),
+    fifo("fixed batch 2", 2),
+    fifo("fixed batch 3", 3),
+    seedGreedy("seed greedy, literal", model, false),
+    seedGreedy("seed greedy, capped 8/6/3", model, true),
+    ours("ours (planner)", model, planner),
+  ];
+  const results: RunStats[] = [];
+  for (const strategy of strategies) results.push(await simulate(strategy, items, ctx));
+  printTable(results);
+  console.log(
+    "\nmem = modelled peak / 5 GiB budget; over budget = batches whose modelled peak exceeds the budget (an OOM);\n" +
+      "w/o OOM = audio of within-budget batches only, over the same GPU time; padding = planned KV slots left\n" +
+      "empty by padding every row to the batch's longest prompt + bound; wait = queue wait of work items.",
+  );
+
+  const byName = (name: string): RunStats => results.find((r) => r.name === name)!;
+  const mine = byName("ours (planner)");
+  const ratio = (other: RunStats): string =>
+    `${(throughput(mine) / throughput(other)).toFixed(2)}× (${(survivingThroughput(mine) / survivingThroughput(other)).toFixed(2)}× counting only batches that fit)`;
+  console.log(`\nours / seed greedy capped: ${ratio(byName("seed greedy, capped 8/6/3"))}`);
+  console.log(`ours / seed greedy literal: ${ratio(byName("seed greedy, literal"))}`);
+  console.log(`ours / fixed batch 3: ${ratio(byName("fixed batch 3"))}`);
+  console.log(`ours / batch 1: ${ratio(byName("batch 1"))}`);
+  console.log(
+    `ours: peak ≤ budget in ${pct(1 - mine.overBudget / Math.max(1, mine.batches))} of batches; ` +
+      `mean budget use ${pct(mine.meanMemory)}; ${mine.rejected} items rejected`,
+  );
+}
+
+function classCounts(jobs: readonly { jobClass: JobClass }[]): string {
+  const count = (c: JobClass): number => jobs.filter((j) => j.jobClass === c).length;
+  return `${count("short")} short, ${count("medium")} medium, ${count("long")} long`;
+}
+
+await main();

@@ -1,0 +1,63 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { ApiError } from "../shared/api-error.js";
+import type { EdgeDeps } from "./deps.js";
+import type { AppEnv } from "./env.js";
+import { requireAdmin } from "./middleware/admin.js";
+import { requireApiKey } from "./middleware/auth.js";
+import { rateLimit } from "./middleware/rate-limit.js";
+import { adminRoutes } from "./routes/admin.js";
+import { openAiRoutes } from "./routes/openai.js";
+import { usageRoutes } from "./routes/usage.js";
+import { webhookRoutes } from "./routes/webhooks.js";
+import { toErrorResponse } from "./middleware/errors.js";
+import { docsRoutes } from "./routes/docs.js";
+import { healthRoutes } from "./routes/health.js";
+import { transcriptionRoutes } from "./routes/transcriptions.js";
+
+/** Multipart framing around the file: headers, boundaries and the small text fields. */
+const MULTIPART_OVERHEAD = 64 * 1024;
+
+/** The whole API as one Hono app; Node (edge/node.ts) and Workers (edge/worker.ts) only build `deps`. */
+export function createApp(deps: EdgeDeps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const issue = result.error.issues[0];
+        const where = issue?.path.join(".") || result.target;
+        throw new ApiError("invalid_request", `${where}: ${issue?.message ?? "invalid"}`);
+      }
+    },
+  });
+
+  app.use("*", async (c, next) => {
+    c.set("deps", deps);
+    c.set("requestId", c.req.header("x-request-id") ?? crypto.randomUUID());
+    await next();
+    c.header("X-Request-Id", c.get("requestId"));
+  });
+  app.onError((error, c) => toErrorResponse(error, c));
+  app.notFound((c) => toErrorResponse(new ApiError("not_found", `no route for ${c.req.method} ${c.req.path}`), c));
+
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: deps.config.limits.maxUploadBytes + MULTIPART_OVERHEAD,
+      onError: () => {
+        throw new ApiError("file_too_large", `the request body exceeds ${deps.config.limits.maxUploadBytes} bytes of audio`);
+      },
+    }),
+  );
+  // Admin routes take the admin token; everything else in /v1 an API key, rate-limited per key.
+  app.use("/v1/*", (c, next) => (c.req.path.startsWith("/v1/admin/") ? requireAdmin(c, next) : requireApiKey(c, next)));
+  app.use("/v1/*", (c, next) => (c.req.path.startsWith("/v1/admin/") ? next() : rateLimit(c, next)));
+
+  docsRoutes(app);
+  healthRoutes(app);
+  transcriptionRoutes(app);
+  webhookRoutes(app);
+  usageRoutes(app);
+  openAiRoutes(app);
+  adminRoutes(app);
+  return app;
+}

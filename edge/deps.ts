@@ -1,0 +1,32 @@
+import type { Db } from "../db/client.js";
+import type { AudioFormat } from "../shared/audio-sniff.js";
+import type { BlobStore } from "../shared/blob-store.js";
+import type { ServiceConfig } from "../shared/config.js";
+import type { ResolveHost } from "../shared/network-guard.js";
+import type { JobQueue } from "../shared/queue.js";
+import type { Logger } from "../shared/logger.js";
+
+/** What an upload turned out to be, once checked: throws AudioError when it is not usable audio. */
+export interface ProbedAudio {
+  format: AudioFormat;
+  contentType: string;
+  durationSeconds: number;
+}
+export type AudioProbe = (bytes: Uint8Array) => Promise<ProbedAudio>;
+
+/** Everything the API needs from the outside world; Node and Workers entry points build it from env. */
+export interface EdgeDeps {
+  db: Db;
+  blobs: BlobStore;
+  queue: JobQueue;
+  config: ServiceConfig;
+  probeAudio: AudioProbe;
+  /** DNS for the SSRF guard (Node); Workers check literal addresses only. */
+  resolveHost?: ResolveHost;
+  /** Fetch used for `audio_url` downloads. */
+  fetch?: typeof fetch;
+  now?: () => Date;
+  logger: Logger;
+  /** Bearer token for /v1/admin routes; admin routes answer 404 when unset. */
+  adminToken?: string;
+}

@@ -1,0 +1,83 @@
+import { lookup } from "node:dns/promises";
+import type { AddressInfo } from "node:net";
+import { serve, type ServerType } from "@hono/node-server";
+import { createDatabase, type Database } from "../db/client.js";
+import { blobStoreFromEnv, queueFromEnv } from "../shared/adapters/from-env.js";
+import type { BlobStore } from "../shared/blob-store.js";
+import type { ServiceConfig } from "../shared/config.js";
+import { loadServiceConfig } from "../shared/config-file.js";
+import { createLogger, type Logger } from "../shared/logger.js";
+import type { ResolveHost } from "../shared/network-guard.js";
+import type { JobQueue } from "../shared/queue.js";
+import { createApp } from "./app.js";
+import { nodeAudioProbe } from "./node-probe.js";
+import { ensureApiKey } from "./store/api-keys.js";
+
+export const resolveWithDns: ResolveHost = async (host) => (await lookup(host, { all: true })).map((a) => a.address);
+
+export interface EdgeServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export interface StartEdgeOptions {
+  config: ServiceConfig;
+  database: Database;
+  blobs: BlobStore;
+  queue: JobQueue;
+  logger?: Logger;
+  adminToken?: string;
+  bootstrapApiKey?: string;
+}
+
+/** The API on Node: the same Hono app as on Workers, with Node adapters. */
+export async function startEdgeServer(options: StartEdgeOptions): Promise<EdgeServer> {
+  const logger = options.logger ?? createLogger({ service: "edge" });
+  if (options.bootstrapApiKey) await ensureApiKey(options.database.db, options.bootstrapApiKey, "bootstrap");
+  const app = createApp({
+    db: options.database.db,
+    blobs: options.blobs,
+    queue: options.queue,
+    config: options.config,
+    probeAudio: nodeAudioProbe(options.config.limits),
+    resolveHost: resolveWithDns,
+    logger,
+    adminToken: options.adminToken,
+  });
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, port: options.config.server.port, hostname: options.config.server.host }, () => resolve(s));
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${options.config.server.host}:${port}`;
+  logger.info("edge listening", { url });
+  return {
+    url,
+    port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** `tsx edge/node.ts`: production-style start from the environment (DATABASE_URL, SQS_QUEUE_URL, BLOB_STORE…). */
+async function main(): Promise<void> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const config = loadServiceConfig();
+  const database = await createDatabase({ url: process.env.DATABASE_URL });
+  const server = await startEdgeServer({
+    config,
+    database,
+    blobs: blobStoreFromEnv(process.env),
+    queue: queueFromEnv(process.env),
+    adminToken: process.env.ADMIN_TOKEN,
+    bootstrapApiKey: process.env.BOOTSTRAP_API_KEY,
+  });
+  const stop = async () => {
+    await server.close();
+    await database.close();
+    process.exit(0);
+  };
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -1,0 +1,36 @@
+import { and, eq, gte, inArray, lt, sql } from "drizzle-orm";
+import type { Db } from "../../db/client.js";
+import { jobs, rateLimitWindows, usageRecords } from "../../db/schema.js";
+
+/** Counts one request in the key's current one-minute window; returns the count so far (this one included). */
+export async function countRequest(db: Db, apiKeyId: string, windowStart: Date): Promise<number> {
+  const [row] = await db
+    .insert(rateLimitWindows)
+    .values({ apiKeyId, windowStart, requestCount: 1 })
+    .onConflictDoUpdate({
+      target: [rateLimitWindows.apiKeyId, rateLimitWindows.windowStart],
+      set: { requestCount: sql`${rateLimitWindows.requestCount} + 1` },
+    })
+    .returning({ count: rateLimitWindows.requestCount });
+  return row.count;
+}
+
+export async function purgeOldWindows(db: Db, before: Date): Promise<void> {
+  await db.delete(rateLimitWindows).where(lt(rateLimitWindows.windowStart, before));
+}
+
+/**
+ * Audio seconds that count against this month's quota: what was billed since the month began, plus the
+ * duration of jobs still queued or processing (they will be billed), so parallel uploads cannot overrun it.
+ */
+export async function monthlyAudioSeconds(db: Db, apiKeyId: string, monthStart: Date): Promise<number> {
+  const [billed] = await db
+    .select({ s: sql<number>`coalesce(sum(${usageRecords.billableSeconds}), 0)::float8` })
+    .from(usageRecords)
+    .where(and(eq(usageRecords.apiKeyId, apiKeyId), gte(usageRecords.createdAt, monthStart)));
+  const [pending] = await db
+    .select({ s: sql<number>`coalesce(sum(ceil(${jobs.durationSeconds})), 0)::float8` })
+    .from(jobs)
+    .where(and(eq(jobs.apiKeyId, apiKeyId), inArray(jobs.status, ["queued", "processing"])));
+  return Number(billed.s) + Number(pending.s);
+}

@@ -1,0 +1,116 @@
+import { createDatabase, type Database } from "../db/client.js";
+import { blobStoreFromEnv, queueFromEnv } from "../shared/adapters/from-env.js";
+import type { BlobStore } from "../shared/blob-store.js";
+import type { ServiceConfig } from "../shared/config.js";
+import { loadServiceConfig } from "../shared/config-file.js";
+import { createLogger, type Logger } from "../shared/logger.js";
+import type { JobQueue, JobQueueReceiver } from "../shared/queue.js";
+import { Qwen3AsrEngine } from "./engine/engine.js";
+import { Maintenance } from "./maintenance.js";
+import { plannerConfig } from "./scheduler/planner.js";
+import { loadCalibration } from "./scheduler/calibration-file.js";
+import { WorkerService, type WorkerDeps } from "./service.js";
+import { WebhookDispatcher } from "./webhooks/dispatcher.js";
+import { lookup } from "node:dns/promises";
+
+export interface WorkerOptions {
+  config: ServiceConfig;
+  database: Database;
+  blobs: BlobStore;
+  queue: JobQueue & JobQueueReceiver;
+  logger?: Logger;
+  engine?: Qwen3AsrEngine;
+  fetch?: typeof fetch;
+  onJobFinished?: WorkerDeps["onJobFinished"];
+  onBatch?: WorkerDeps["onBatch"];
+}
+
+export interface RunningWorker {
+  service: WorkerService;
+  engine: Qwen3AsrEngine;
+  dispatcher: WebhookDispatcher;
+  maintenance: Maintenance;
+  stop(): Promise<void>;
+}
+
+/** Wires the worker's adapters and starts its loops: SQS intake + batching, webhooks, outbox relay + sweeper. */
+export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger({ service: "gpu-worker" });
+  const engine =
+    options.engine ??
+    (await Qwen3AsrEngine.load(config.model.dir, {
+      executionProvider: config.model.executionProvider,
+      deviceId: config.model.deviceId,
+      ...(config.model.intraOpThreads ? { intraOpThreads: config.model.intraOpThreads } : {}),
+    }));
+  const planner = plannerConfig(engine.config, {
+    budgetBytes: config.batching.budgetBytes,
+    safetyMargin: config.batching.safetyMargin,
+    maxWaitMs: config.batching.maxWaitMs,
+    maxBatch: config.batching.maxBatch,
+    calibration: loadCalibration(config.batching.calibrationFile, engine.config, config.model.dir),
+  });
+  const service = new WorkerService({
+    db: options.database.db,
+    blobs: options.blobs,
+    queue: options.queue,
+    engine,
+    config,
+    planner,
+    logger,
+    onJobFinished: options.onJobFinished,
+    onBatch: options.onBatch,
+  });
+  const resolveHost = async (host: string) => (await lookup(host, { all: true })).map((a) => a.address);
+  const dispatcher = new WebhookDispatcher({ db: options.database.db, config, logger, fetch: options.fetch, resolveHost });
+  const maintenance = new Maintenance(options.database.db, options.queue, config, logger);
+  service.start();
+  dispatcher.start();
+  maintenance.start();
+  logger.info("worker started", { model: engine.config.qwen3_asr.variant, provider: config.model.executionProvider, budgetBytes: planner.budgetBytes });
+  return {
+    service,
+    engine,
+    dispatcher,
+    maintenance,
+    async stop() {
+      await service.stop();
+      await Promise.all([dispatcher.stop(), maintenance.stop()]);
+      if (!options.engine) await engine.close();
+    },
+  };
+}
+
+/** `tsx gpu-worker/main.ts`: DATABASE_URL, SQS_QUEUE_URL (+ SQS_ENDPOINT), BLOB_STORE…, MODEL_DIR. */
+async function main(): Promise<void> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const config = loadServiceConfig();
+  const logger = createLogger({ service: "gpu-worker" });
+  if (!process.env.DATABASE_URL) throw new Error("DATABASE_URL is required for the worker");
+  const database = await createDatabase({ url: process.env.DATABASE_URL, migrate: false, max: 4 });
+  const worker = await startWorker({ config, database, blobs: blobStoreFromEnv(process.env), queue: queueFromEnv(process.env), logger });
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info("stopping", { signal });
+    const deadline = setTimeout(() => {
+      logger.error("graceful stop timed out; exiting");
+      process.exit(1);
+    }, config.worker.shutdownGraceMs);
+    await worker.stop();
+    await database.close();
+    clearTimeout(deadline);
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGINT", () => void stop("SIGINT"));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,64 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { eq } from "drizzle-orm";
+import { Webhook } from "standardwebhooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { usageRecords } from "../../db/schema.js";
+import { decodeAudio } from "../../gpu-worker/audio/decode.js";
+import { databaseKinds } from "../support/database.js";
+import { startStack, webhookReceiver, type Stack } from "../support/stack.js";
+
+const MODEL = fileURLToPath(new URL("../fixtures/models/tiny-random", import.meta.url));
+const speechFile = readFileSync(new URL("../fixtures/audio/speech.wav", import.meta.url));
+
+describe.each(databaseKinds)("pipeline end to end on %s", (kind) => {
+  let stack: Stack;
+  let hooks: Awaited<ReturnType<typeof webhookReceiver>>;
+  beforeAll(async () => {
+    hooks = await webhookReceiver();
+    stack = await startStack(kind, { model: { dir: MODEL } });
+  }, 120_000);
+  afterAll(async () => {
+    await stack?.stop();
+    await hooks?.close();
+  });
+
+  it("uploads speech, completes it, bills it once and fires one signed webhook", async () => {
+    const form = new FormData();
+    form.append("file", new Blob([speechFile], { type: "audio/wav" }), "speech.wav");
+    form.append("webhook_url", hooks.url);
+    const created = await stack.request("/v1/transcriptions", { method: "POST", body: form });
+    expect(created.status).toBe(202);
+    const { id } = (await created.json()) as { id: string };
+
+    const job = await stack.waitFor(id);
+    expect(job.status).toBe("completed");
+    expect(job.progress).toBe(1);
+
+    // The same audio through the engine directly gives the same text.
+    const decoded = await decodeAudio(new Uint8Array(speechFile));
+    const [direct] = await stack.worker.engine.transcribe([{ pcm: decoded.pcm }]);
+    expect(job.text).toBe(direct.text);
+
+    const usage = await stack.database.db.select().from(usageRecords).where(eq(usageRecords.jobId, id));
+    expect(usage).toHaveLength(1);
+    expect(usage[0].billableSeconds).toBe(Math.ceil(decoded.durationSeconds));
+
+    const deadline = Date.now() + 10_000;
+    while (hooks.received.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(hooks.received).toHaveLength(1);
+    const [hook] = hooks.received;
+    const payload = new Webhook(stack.webhookSecret).verify(hook.body, {
+      "webhook-id": String(hook.headers["webhook-id"]),
+      "webhook-timestamp": String(hook.headers["webhook-timestamp"]),
+      "webhook-signature": String(hook.headers["webhook-signature"]),
+    }) as { type: string; data: { id: string; status: string } };
+    expect(payload.type).toBe("transcription.completed");
+    expect(payload.data).toMatchObject({ id, status: "completed" });
+
+    const srt = await stack.request(`/v1/transcriptions/${id}/transcript?format=srt`);
+    expect(srt.status).toBe(200);
+    expect(srt.headers.get("content-type")).toMatch(/^text\/plain/);
+  });
+});
