@@ -163,14 +163,15 @@ interface Cue {
 
 /**
  * Segments as cues: text on one line (a blank line would end the cue early), empty cues dropped (they would
- * read as a missing text block), and at least 1 ms long (validators reject end ≤ start).
+ * read as a missing text block), at least 1 ms long (validators reject end ≤ start) and in order.
  */
 function cues(segments: readonly TranscriptSegment[], cueText: (text: string) => string): Cue[] {
   const out: Cue[] = [];
   for (const segment of segments) {
     const text = cueText(segment.text.replace(/\s+/gu, " ").trim());
     if (text === "") continue;
-    const startMs = toMs(segment.start);
+    // Never before the previous cue's end: a 0 ms segment stretched to 1 ms must not overlap the next one.
+    const startMs = Math.max(toMs(segment.start), out.at(-1)?.endMs ?? 0);
     out.push({ startMs, endMs: Math.max(toMs(segment.end), startMs + 1), text });
   }
   return out;

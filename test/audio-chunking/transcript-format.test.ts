@@ -191,12 +191,19 @@ describe("SRT and WebVTT, properties", () => {
     });
 
   const ms = (seconds: number): number => Math.round(seconds * 1000);
-  /** What the cues should hold: one-line text, empty ones dropped, times in ms and at least 1 ms long. */
-  const expectedCues = (segments: readonly TranscriptSegment[]) =>
-    segments
+  /** What the cues should hold: one-line text, empty ones dropped, times in ms, in order, at least 1 ms long. */
+  const expectedCues = (segments: readonly TranscriptSegment[]) => {
+    let previousEnd = 0;
+    return segments
       .map((s) => ({ ...s, text: s.text.replace(/\s+/g, " ").trim() }))
       .filter((s) => s.text !== "")
-      .map((s) => ({ startMs: ms(s.start), endMs: Math.max(ms(s.end), ms(s.start) + 1), text: s.text }));
+      .map((s) => {
+        const startMs = Math.max(ms(s.start), previousEnd);
+        const endMs = Math.max(ms(s.end), startMs + 1);
+        previousEnd = endMs;
+        return { startMs, endMs, text: s.text };
+      });
+  };
 
   it("SRT parses back to the same cues and times", () => {
     fc.assert(

@@ -122,3 +122,28 @@ describe("hosted features end to end (real PostgreSQL, SQS emulator, worker)", (
     });
   });
 });
+
+describe("transcribe CLI", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack("pglite", { model: { dir: MODEL } });
+  }, 120_000);
+  afterAll(() => stack?.stop());
+
+  it("uploads a file, shows progress and prints the transcript", async () => {
+    const { transcribeCommand } = await import("../../cli/transcribe.js");
+    const { Writable } = await import("node:stream");
+    let out = "";
+    let err = "";
+    const sink = (append: (s: string) => void) => new Writable({ write(chunk, _e, cb) { append(String(chunk)); cb(); } });
+    const path = fileURLToPath(new URL("../fixtures/audio/speech.wav", import.meta.url));
+    const code = await transcribeCommand(
+      ["transcribe", path, "--wait", "--format", "srt", "--api", stack.edge.url, "--key", stack.apiKey, "--interval", "100"],
+      sink((s) => (out += s)) as unknown as NodeJS.WriteStream,
+      sink((s) => (err += s)) as unknown as NodeJS.WriteStream,
+    );
+    expect(code).toBe(0);
+    expect(err).toMatch(/100%\s+completed/);
+    expect(out).toMatch(/^1\n00:00:00,000 --> /);
+  });
+});
