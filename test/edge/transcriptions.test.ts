@@ -168,3 +168,20 @@ describe("OpenAPI", () => {
     expect(await docs.text()).toContain("/openapi.json");
   });
 });
+
+describe("database outage", () => {
+  it("answers 503 with Retry-After while the database is unreachable, for API and health", async () => {
+    const h = await edgeHarness("postgres");
+    try {
+      await h.database.close();
+      const res = await h.app.request("/v1/transcriptions", { headers: h.auth() });
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("5");
+      expect((await res.json()).error.code).toBe("service_unavailable");
+      const health = await h.app.request("/healthz");
+      expect(health.status).toBe(503);
+    } finally {
+      await h.cleanup();
+    }
+  });
+});
