@@ -231,8 +231,8 @@ class Trainer:
         positions = torch.arange(s)[None].expand(b, s)
         hidden, _ = th.model(x, positions, bias)
         logits = th.lm_head(hidden)
-        # Label at position p is predicted from position p-1.
-        ce = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), y[:, 1:].reshape(-1), ignore_index=-100)
+        # y[p] already holds the token that follows position p (the answer starts after the last suffix token).
+        ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-100)
         return ce + self.ctc_weight * ctc, float(ce), float(ctc)
 
 
