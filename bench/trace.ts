@@ -158,7 +158,18 @@ interface ModelFlops {
   decoderWeightBytes: number;
 }
 
+const flopsCache = new WeakMap<ModelConfig, Map<string, ModelFlops>>();
+
 function modelFlops(config: ModelConfig, dtypes: MemoryDtypes): ModelFlops {
+  const cache = flopsCache.get(config) ?? new Map<string, ModelFlops>();
+  flopsCache.set(config, cache);
+  const key = `${dtypes.weights}/${dtypes.io}`;
+  const cached = cache.get(key) ?? computeModelFlops(config, dtypes);
+  cache.set(key, cached);
+  return cached;
+}
+
+function computeModelFlops(config: ModelConfig, dtypes: MemoryDtypes): ModelFlops {
   const q = config.qwen3_asr;
   const a = q.audio_encoder;
   const ch = a.downsample_hidden_size;

@@ -593,7 +593,8 @@ function probeMp4SoundTrack(b: Uint8Array, trak: Box): Mp4SoundTrack | null {
     result.codec = codec ?? null;
     const channels = u16be(b, entry + 24);
     const sampleRate = u16be(b, entry + 32);
-    if (channels > 0) result.channels = channels;
+    // AAC writers often put 2 here whatever the stream holds (the real count is in the esds descriptor).
+    if (channels > 0 && codec !== "aac") result.channels = channels;
     if (sampleRate > 0) result.sampleRate = sampleRate;
   }
   const stsz = stbl && childBox(b, stbl, "stsz");

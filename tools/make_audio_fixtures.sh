@@ -28,6 +28,8 @@
 #   broken-truncated.m4a         speech.m4a cut in half: its moov box (at the end) is gone
 #   broken-truncated.mp3         the first 300 bytes of speech.mp3: a header and no whole audio frame
 #   broken-not-audio.wav         plain text with a .wav name
+#   bomb-5h-silence.flac         5 h of 8 kHz digital silence in 65,535-sample frames: 39 KB that decode to
+#                                144 M samples (576 MB as float), for the decompression-bomb tests
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -66,6 +68,8 @@ M4A_BYTES=$(stat -c %s "$OUT/speech.m4a")
 head -c $((M4A_BYTES / 2)) "$OUT/speech.m4a" > "$OUT/broken-truncated.m4a"
 head -c 300 "$OUT/speech.mp3" > "$OUT/broken-truncated.mp3"
 printf 'This is not audio, whatever its name says.\n' > "$OUT/broken-not-audio.wav"
+ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i anullsrc=r=8000:cl=mono -t 18000 \
+  -map_metadata -1 -fflags +bitexact -flags:a +bitexact -c:a flac -frame_size 65535 "$OUT/bomb-5h-silence.flac"
 
 ls -l "$OUT"
 du -ch "$OUT"/* | tail -1

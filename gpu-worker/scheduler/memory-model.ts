@@ -14,9 +14,13 @@ import { defaultCalibration, type Calibration } from "./calibration.js";
  * allocate (weights, KV cache, activations, I/O tensors) plus the runtime reserve, which carries what the
  * allocator does not see (the CUDA context, cuBLAS/cuDNN handles and workspaces) and arena slack.
  *
- * `total` is the plain sum of the terms. The engine's three graphs run in separate sessions, each arena keeping
- * its own high-water mark, so the encoder's peak adds to the decoder's; inside the decoder session prefill and
- * decode alternate, so summing them over-counts by the smaller of the two — a deliberate, visible margin.
+ * Peak = weights + reserve + encoder + max(prefill phase, decode phase):
+ * - the encoder runs in its own session whose arena keeps its high-water mark, so its working set (one call
+ *   of `encoderSlicesPerCall` slices, fixed per worker) is counted on top of everything else;
+ * - prefill and decode alternate inside the decoder session and reuse its arena: the prefill phase holds the
+ *   prefill working set and the first `present` cache (one copy at prompt length), the decode phase holds
+ *   past and present caches together (KV_COPIES_ALIVE) at their longest, plus step buffers; logits belong to
+ *   both. The audio embeddings the encoder returns live on the host until prefill, where they are inputs.
  * Intermediates are counted as float32 (ACTIVATION_BYTES) whatever the I/O dtype: the contract computes in
  * float32 and a half-precision export keeps softmax and logits in float32; calibration corrects the rest.
  */
@@ -56,6 +60,8 @@ export interface MemoryBreakdown {
   prefillActivations: number;
   logits: number;
   ioBuffers: number;
+  /** Which decoder phase sets the peak. */
+  peakPhase: "prefill" | "decode";
   total: number;
   /** The shapes the terms were computed from, so a reader can redo the arithmetic. */
   shape: {
@@ -77,8 +83,11 @@ export const MAX_NEW_TOKENS_HEADROOM = 16;
  * the past [B, KV, P, D] and the present [B, KV, P+1, D] of every layer are alive together.
  */
 export const KV_COPIES_ALIVE = 2;
-/** The engine's default packing of encoder slices per call (gpu-worker/engine/README.md). */
-export const DEFAULT_ENCODER_SLICES_PER_CALL = 8;
+/**
+ * Encoder slices (≤ 800 frames each) packed into one encoder call. Fixed per worker, not chosen per batch: the
+ * encoder session's arena keeps the largest call it ever ran, so a batch-by-batch choice would not bound memory.
+ */
+export const DEFAULT_ENCODER_SLICES_PER_CALL = 1;
 /** Bytes of every intermediate tensor (float32 compute, see the header). */
 export const ACTIVATION_BYTES = 4;
 const INDEX_BYTES = 8;
@@ -198,11 +207,21 @@ export function parameterCount(config: ModelConfig, placement?: Placement): numb
     .reduce((sum, t) => sum + t.copies * elements(t.shape), 0);
 }
 
+// The planner asks for this on every estimate; configs are parsed once and never mutated, so cache per config.
+const weightBytesCache = new WeakMap<ModelConfig, Map<string, number>>();
+
 /** Bytes of the weights the engine keeps on the device (host-side embedding excluded), optionally of one graph. */
 export function weightBytes(config: ModelConfig, dtype: WeightsDtype, graph?: Graph): number {
-  return weightTensors(config)
+  const cache = weightBytesCache.get(config) ?? new Map<string, number>();
+  weightBytesCache.set(config, cache);
+  const key = `${dtype}/${graph ?? "all"}`;
+  const cached = cache.get(key);
+  if (cached !== undefined) return cached;
+  const bytes = weightTensors(config)
     .filter((t) => t.placement === "device" && (graph === undefined || t.graph === graph))
     .reduce((sum, t) => sum + t.copies * tensorBytes(t.shape, dtype), 0);
+  cache.set(key, bytes);
+  return bytes;
 }
 
 // ----------------------------------------------------------------------------------------- tokens and KV
@@ -271,8 +290,8 @@ export function largestEncoderCall(config: ModelConfig, frames: readonly number[
   };
 }
 
-/** One encoder call's peak plus the whole batch's audio embeddings, kept for prefill. */
-function encoderActivationBytes(config: ModelConfig, call: EncoderCallShape, audioTokens: number): number {
+/** One encoder call's working set: inputs, the larger of the convolution and transformer phases, the output. */
+function encoderActivationBytes(config: ModelConfig, call: EncoderCallShape): number {
   const a = config.qwen3_asr.audio_encoder;
   const B = ACTIVATION_BYTES;
   const { chunks: C, tokens: T } = call;
@@ -285,8 +304,7 @@ function encoderActivationBytes(config: ModelConfig, call: EncoderCallShape, aud
   const layerWorkingSet =
     2 * a.encoder_attention_heads * T * T * B + 2 * T * a.encoder_ffn_dim * B + ENCODER_HIDDEN_COPIES * T * a.d_model * B;
   const output = T * a.output_dim * B;
-  const batchEmbeddings = audioTokens * config.qwen3_asr.hidden_size * B;
-  return inputs + Math.max(convWorkingSet, layerWorkingSet) + output + batchEmbeddings;
+  return inputs + Math.max(convWorkingSet, layerWorkingSet) + output;
 }
 
 // ------------------------------------------------------------------------------------------------ decoder
@@ -325,27 +343,32 @@ export function estimateBatchBytes(
   const maxNew = items.map((item) => itemMaxNewTokens(config, item));
   const S = Math.max(0, ...prompts);
   const rows = items.length;
-  const audioTokens = items.reduce((n, item) => n + audioTokenCount(config, item.frames), 0);
+  // The largest call this worker's fixed packing can make from any clips: `slicesPerCall` full slices.
   const call = largestEncoderCall(
     config,
-    items.map((item) => item.frames),
+    Array.from({ length: slicesPerCall }, () => config.n_window_infer),
     slicesPerCall,
   );
   const paddedSequenceTokens = rows === 0 ? 0 : S + Math.max(...maxNew);
   const ceil = (coefficient: number, bytes: number): number => Math.ceil(coefficient * bytes);
+  const kvPerToken = kvBytesPerToken(config, dtypes.io);
 
   const terms = {
     weights: ceil(k.weights, weightBytes(config, dtypes.weights)),
     runtimeReserve: calibration.runtimeReserveBytes,
-    kvCache: ceil(k.kvCache, copies * kvBytesPerToken(config, dtypes.io) * peakKvRowTokens(S, maxNew)),
-    encoderActivations: rows === 0 ? 0 : ceil(k.encoderActivations, encoderActivationBytes(config, call, audioTokens)),
+    kvCache: ceil(k.kvCache, copies * kvPerToken * peakKvRowTokens(S, maxNew)),
+    encoderActivations: rows === 0 ? 0 : ceil(k.encoderActivations, encoderActivationBytes(config, call)),
     prefillActivations: ceil(k.prefillActivations, prefillActivationBytes(config, rows, S)),
     logits: ceil(k.logits, rows * config.qwen3_asr.vocab_size * ACTIVATION_BYTES),
     ioBuffers: ceil(k.ioBuffers, ioBufferBytes(config, rows, paddedSequenceTokens)),
   };
-  const total = Object.values(terms).reduce((sum, bytes) => sum + bytes, 0);
+  const prefillPhase = terms.prefillActivations + ceil(k.kvCache, kvPerToken * rows * S);
+  const decodePhase = terms.kvCache + terms.ioBuffers;
+  const peakPhase = prefillPhase > decodePhase ? ("prefill" as const) : ("decode" as const);
+  const total = terms.weights + terms.runtimeReserve + terms.encoderActivations + terms.logits + Math.max(prefillPhase, decodePhase);
   return {
     ...terms,
+    peakPhase,
     total,
     shape: { batchSize: rows, paddedPromptTokens: S, paddedSequenceTokens, largestEncoderCall: call },
   };

@@ -19,9 +19,8 @@ import {
  * 3. Otherwise the oldest item anchors the batch — so long items are never starved behind short ones — and the
  *    items nearest to it in sequence length fill it, which keeps left-padding small.
  * 4. An item joins only while the modelled peak stays ≤ budget × (1 − safetyMargin) and the batch < maxBatch.
- * 5. Encoder packing is planned too: the batch is filled assuming one slice per encoder call (the least memory),
- *    then the largest packing up to maxEncoderSlicesPerCall that still fits is chosen. Decode dominates the
- *    time, so rows are worth more than packing; the engine must run the batch with the returned value.
+ * 5. The encoder packing (slices per call) is fixed per worker (maxEncoderSlicesPerCall) and counted in every
+ *    batch: the encoder's arena keeps its largest call, so choosing it per batch would not bound memory.
  */
 
 type AudioLength = { frames: number; durationSeconds?: undefined } | { durationSeconds: number; frames?: undefined };
@@ -49,7 +48,7 @@ export interface PlannerConfig {
 }
 
 export const DEFAULT_BUDGET_BYTES = 5 * 2 ** 30;
-export const DEFAULT_SAFETY_MARGIN = 0.1;
+export const DEFAULT_SAFETY_MARGIN = 0.05;
 export const DEFAULT_MAX_WAIT_MS = 30_000;
 export const DEFAULT_MAX_BATCH = 64;
 
@@ -154,7 +153,7 @@ export function planNextBatch<T extends WorkItem>(
       continue;
     }
     const candidate = { item, shape, tokens: sequenceTokens(model, shape) };
-    const alone = estimate([candidate], 1);
+    const alone = estimate([candidate], config.maxEncoderSlicesPerCall);
     if (alone.total > limitBytes) {
       rejected.push({ item, reason: tooLargeReason(model, candidate, alone, limitBytes, config) });
       continue;
@@ -162,13 +161,10 @@ export function planNextBatch<T extends WorkItem>(
     feasible.push(candidate);
   }
 
-  const batch = chooseBatch(feasible, nowMs, config, (b) => estimate(b, 1).total <= limitBytes);
-  if (batch.length === 0) return { batch: [], rejected, breakdown: null, encoderSlicesPerCall: 1, limitBytes };
-
-  let slicesPerCall = config.maxEncoderSlicesPerCall;
-  let breakdown = estimate(batch, slicesPerCall);
-  while (breakdown.total > limitBytes && slicesPerCall > 1) breakdown = estimate(batch, --slicesPerCall);
-  return { batch: batch.map((c) => c.item), rejected, breakdown, encoderSlicesPerCall: slicesPerCall, limitBytes };
+  const slicesPerCall = config.maxEncoderSlicesPerCall;
+  const batch = chooseBatch(feasible, nowMs, config, (b) => estimate(b, slicesPerCall).total <= limitBytes);
+  if (batch.length === 0) return { batch: [], rejected, breakdown: null, encoderSlicesPerCall: slicesPerCall, limitBytes };
+  return { batch: batch.map((c) => c.item), rejected, breakdown: estimate(batch, slicesPerCall), encoderSlicesPerCall: slicesPerCall, limitBytes };
 }
 
 /** Steps 2–4 of the policy over items that each fit alone. */

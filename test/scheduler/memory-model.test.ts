@@ -141,10 +141,16 @@ describe("activations", () => {
 });
 
 describe("estimateBatchBytes", () => {
-  it("sums its terms into the total", () => {
+  it("adds the encoder to the larger decoder phase: prefill (one cache copy at prompt length) or decode", () => {
     const b = estimateBatchBytes(qwen17, gpu, [thirtySeconds, { frames: 1234, forcedLanguage: "English" }]);
     const { weights, runtimeReserve, kvCache, encoderActivations, prefillActivations, logits, ioBuffers } = b;
-    expect(b.total).toBe(weights + runtimeReserve + kvCache + encoderActivations + prefillActivations + logits + ioBuffers);
+    const promptCache = kvBytesPerToken(qwen17, "float16") * 2 * b.shape.paddedPromptTokens;
+    const prefill = prefillActivations + promptCache;
+    const decode = kvCache + ioBuffers;
+    expect(b.total).toBe(weights + runtimeReserve + encoderActivations + logits + Math.max(prefill, decode));
+    expect(b.peakPhase).toBe(prefill > decode ? "prefill" : "decode");
+    // Long generation bounds make decode the peak; the sum of all terms would over-count.
+    expect(b.total).toBeLessThan(weights + runtimeReserve + kvCache + encoderActivations + prefillActivations + logits + ioBuffers);
   });
 
   it("costs only weights and reserve for an empty batch", () => {

@@ -59,11 +59,11 @@ describe("planner properties", () => {
           calibration: config.calibration,
         });
         if (plan.batch.length > 0) expect(independent.total).toBeLessThanOrEqual(plan.limitBytes);
-        // Rejected for size means: too big even alone, with the smallest encoder packing.
+        // Rejected for size means: too big even alone, with the worker's encoder packing.
         for (const { item, reason } of plan.rejected) {
           expect(reason.length).toBeGreaterThan(20);
           const alone = estimateBatchBytes(model, dtypes, [{ frames: framesOf(item), maxNewTokens: item.maxNewTokens, forcedLanguage: item.forcedLanguage }], {
-            encoderSlicesPerCall: 1,
+            encoderSlicesPerCall: config.maxEncoderSlicesPerCall,
             calibration: config.calibration,
           });
           expect(alone.total).toBeGreaterThan(plan.limitBytes);
@@ -195,7 +195,7 @@ function capacity(config: PlannerConfig): number {
   while (
     k < config.maxBatch &&
     estimateBatchBytes(model, dtypes, Array.from({ length: k + 1 }, () => ({ frames: 1000 })), {
-      encoderSlicesPerCall: 1,
+      encoderSlicesPerCall: config.maxEncoderSlicesPerCall,
       calibration: config.calibration,
     }).total <= limit
   ) {
