@@ -4,6 +4,7 @@ import {
   DEFAULT_ENCODER_SLICES_PER_CALL,
   durationSecondsOf,
   estimateBatchBytes,
+  promptTokens,
   sequenceTokens,
   type IoDtype,
   type ItemShape,
@@ -18,7 +19,8 @@ import {
  * 2. Overdue items (waited ≥ maxWaitMs) join first, oldest first; if one does not fit, the batch is theirs alone.
  * 3. Otherwise the oldest item anchors the batch — so long items are never starved behind short ones — and the
  *    items nearest to it in sequence length fill it, which keeps left-padding small.
- * 4. An item joins only while the modelled peak stays ≤ budget × (1 − safetyMargin) and the batch < maxBatch.
+ * 4. An item joins only while the modelled peak stays ≤ budget × (1 − safetyMargin), the batch < maxBatch and
+ *    padding leaves at most maxPaddingWaste of the batch's token slots empty.
  * 5. The encoder packing (slices per call) is fixed per worker (maxEncoderSlicesPerCall) and counted in every
  *    batch: the encoder's arena keeps its largest call, so choosing it per batch would not bound memory.
  */
@@ -41,6 +43,11 @@ export interface PlannerConfig {
   safetyMargin: number;
   maxWaitMs: number;
   maxBatch: number;
+  /**
+   * Most of a batch's planned token slots that left-padding may leave empty (rows × (longest prompt + longest
+   * bound) vs what the rows need). Padding costs compute and KV memory; overdue items ignore it.
+   */
+  maxPaddingWaste: number;
   weightsDtype: WeightsDtype;
   ioDtype: IoDtype;
   maxEncoderSlicesPerCall: number;
@@ -51,6 +58,7 @@ export const DEFAULT_BUDGET_BYTES = 5 * 2 ** 30;
 export const DEFAULT_SAFETY_MARGIN = 0.05;
 export const DEFAULT_MAX_WAIT_MS = 30_000;
 export const DEFAULT_MAX_BATCH = 64;
+export const DEFAULT_MAX_PADDING_WASTE = 0.1;
 
 /** A full config from the model's own dtypes and the defaults above; throws on an unusable setting. */
 export function plannerConfig(model: ModelConfig, overrides: Partial<PlannerConfig> = {}): PlannerConfig {
@@ -59,6 +67,7 @@ export function plannerConfig(model: ModelConfig, overrides: Partial<PlannerConf
     safetyMargin: DEFAULT_SAFETY_MARGIN,
     maxWaitMs: DEFAULT_MAX_WAIT_MS,
     maxBatch: DEFAULT_MAX_BATCH,
+    maxPaddingWaste: DEFAULT_MAX_PADDING_WASTE,
     weightsDtype: model.qwen3_asr.weights_dtype,
     ioDtype: model.qwen3_asr.io_dtype,
     maxEncoderSlicesPerCall: DEFAULT_ENCODER_SLICES_PER_CALL,
@@ -69,6 +78,7 @@ export function plannerConfig(model: ModelConfig, overrides: Partial<PlannerConf
   if (!(config.safetyMargin >= 0 && config.safetyMargin < 1)) throw new RangeError("safetyMargin must be in [0, 1)");
   if (!(config.maxWaitMs >= 0)) throw new RangeError("maxWaitMs must be non-negative");
   if (!Number.isInteger(config.maxBatch) || config.maxBatch < 1) throw new RangeError("maxBatch must be an integer ≥ 1");
+  if (!(config.maxPaddingWaste >= 0 && config.maxPaddingWaste <= 1)) throw new RangeError("maxPaddingWaste must be in [0, 1]");
   if (!Number.isInteger(config.maxEncoderSlicesPerCall) || config.maxEncoderSlicesPerCall < 1) {
     throw new RangeError("maxEncoderSlicesPerCall must be an integer ≥ 1");
   }
@@ -95,7 +105,9 @@ export interface Plan<T extends WorkItem> {
 interface Candidate<T extends WorkItem> {
   item: T;
   shape: ItemShape;
+  /** Prompt + generation bound. */
   tokens: number;
+  prompt: number;
 }
 
 const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(3)} GiB (${bytes.toLocaleString("en-US")} B)`;
@@ -152,7 +164,7 @@ export function planNextBatch<T extends WorkItem>(
       rejected.push({ item, reason: `item ${item.id} (job ${item.jobId}) is malformed: ${shape}` });
       continue;
     }
-    const candidate = { item, shape, tokens: sequenceTokens(model, shape) };
+    const candidate = { item, shape, tokens: sequenceTokens(model, shape), prompt: promptTokens(model, shape) };
     const alone = estimate([candidate], config.maxEncoderSlicesPerCall);
     if (alone.total > limitBytes) {
       rejected.push({ item, reason: tooLargeReason(model, candidate, alone, limitBytes, config) });
@@ -167,6 +179,15 @@ export function planNextBatch<T extends WorkItem>(
   return { batch: batch.map((c) => c.item), rejected, breakdown: estimate(batch, slicesPerCall), encoderSlicesPerCall: slicesPerCall, limitBytes };
 }
 
+/** Share of planned token slots left empty by padding every row to the longest prompt and longest bound. */
+function paddingWaste<T extends WorkItem>(batch: readonly Candidate<T>[]): number {
+  const prompt = Math.max(...batch.map((c) => c.prompt));
+  const bound = Math.max(...batch.map((c) => c.tokens - c.prompt));
+  const planned = batch.length * (prompt + bound);
+  const used = batch.reduce((s, c) => s + c.tokens, 0);
+  return planned > 0 ? 1 - used / planned : 0;
+}
+
 /** Steps 2–4 of the policy over items that each fit alone. */
 function chooseBatch<T extends WorkItem>(
   feasible: readonly Candidate<T>[],
@@ -175,8 +196,9 @@ function chooseBatch<T extends WorkItem>(
   fits: (batch: readonly Candidate<T>[]) => boolean,
 ): Candidate<T>[] {
   const batch: Candidate<T>[] = [];
-  const tryAdd = (c: Candidate<T>): boolean => {
+  const tryAdd = (c: Candidate<T>, overdue = false): boolean => {
     if (batch.length >= config.maxBatch || !fits([...batch, c])) return false;
+    if (!overdue && batch.length > 0 && paddingWaste([...batch, c]) > config.maxPaddingWaste) return false;
     batch.push(c);
     return true;
   };
@@ -186,7 +208,7 @@ function chooseBatch<T extends WorkItem>(
   if (anchor === undefined) return batch;
   for (const c of oldestFirst) {
     if (nowMs - c.item.arrivalMs < config.maxWaitMs) break;
-    if (!tryAdd(c)) return batch;
+    if (!tryAdd(c, true)) return batch;
   }
   if (batch.length === 0) tryAdd(anchor);
 
