@@ -5,6 +5,7 @@
  * and key default to ASR_API_URL / ASR_API_KEY, then to a local `npm start` (http://127.0.0.1:8787 and the key in
  * ./.data/dev-api-key).
  */
+import { isEntryPoint } from "../shared/entry-point.js";
 import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { parseArgs } from "node:util";
@@ -79,7 +80,7 @@ export async function transcribeCommand(argv: string[], out = process.stdout, er
   return 0;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isEntryPoint(import.meta.url)) {
   transcribeCommand(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: Error) => {

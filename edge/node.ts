@@ -1,4 +1,5 @@
 import { lookup } from "node:dns/promises";
+import { isEntryPoint } from "../shared/entry-point.js";
 import type { AddressInfo } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
 import { createDatabase, type Database } from "../db/client.js";
@@ -11,6 +12,7 @@ import type { ResolveHost } from "../shared/network-guard.js";
 import type { JobQueue } from "../shared/queue.js";
 import { createApp } from "./app.js";
 import { nodeAudioProbe } from "./node-probe.js";
+import { attachNodeObservability, type NodeObservability } from "./observability/node-observability.js";
 import { ensureApiKey } from "./store/api-keys.js";
 
 export const resolveWithDns: ResolveHost = async (host) => (await lookup(host, { all: true })).map((a) => a.address);
@@ -18,6 +20,8 @@ export const resolveWithDns: ResolveHost = async (host) => (await lookup(host, {
 export interface EdgeServer {
   url: string;
   port: number;
+  /** /metrics, the dashboard and the job-statistics poll behind them. */
+  observability: NodeObservability;
   close(): Promise<void>;
 }
 
@@ -29,6 +33,8 @@ export interface StartEdgeOptions {
   logger?: Logger;
   adminToken?: string;
   bootstrapApiKey?: string;
+  /** How often the dashboard's and /metrics' job counts are read (default 5 s). */
+  jobStatsIntervalMs?: number;
 }
 
 /** The API on Node: the same Hono app as on Workers, with Node adapters. */
@@ -45,8 +51,14 @@ export async function startEdgeServer(options: StartEdgeOptions): Promise<EdgeSe
     logger,
     adminToken: options.adminToken,
   });
+  const observability = attachNodeObservability(app, {
+    db: options.database.db,
+    logger,
+    adminToken: options.adminToken,
+    jobStatsIntervalMs: options.jobStatsIntervalMs,
+  });
   const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: options.config.server.port, hostname: options.config.server.host }, () => resolve(s));
+    const s = serve({ fetch: observability.metrics.instrument(app.fetch), port: options.config.server.port, hostname: options.config.server.host }, () => resolve(s));
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${options.config.server.host}:${port}`;
@@ -54,7 +66,11 @@ export async function startEdgeServer(options: StartEdgeOptions): Promise<EdgeSe
   return {
     url,
     port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    observability,
+    close: async () => {
+      await observability.stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
 }
 
@@ -80,4 +96,4 @@ async function main(): Promise<void> {
   process.once("SIGINT", stop);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await main();
+if (isEntryPoint(import.meta.url)) await main();

@@ -1,4 +1,5 @@
 import { createDatabase, type Database } from "../db/client.js";
+import { isEntryPoint } from "../shared/entry-point.js";
 import { blobStoreFromEnv, queueFromEnv } from "../shared/adapters/from-env.js";
 import type { BlobStore } from "../shared/blob-store.js";
 import type { ServiceConfig } from "../shared/config.js";
@@ -7,6 +8,7 @@ import { createLogger, type Logger } from "../shared/logger.js";
 import type { JobQueue, JobQueueReceiver } from "../shared/queue.js";
 import { Qwen3AsrEngine } from "./engine/engine.js";
 import { Maintenance } from "./maintenance.js";
+import { WorkerObservability, workerMetricsPort, type WorkerObservabilitySettings } from "./observability.js";
 import { plannerConfig } from "./scheduler/planner.js";
 import { loadCalibration } from "./scheduler/calibration-file.js";
 import { WorkerService, type WorkerDeps } from "./service.js";
@@ -23,6 +25,8 @@ export interface WorkerOptions {
   fetch?: typeof fetch;
   onJobFinished?: WorkerDeps["onJobFinished"];
   onBatch?: WorkerDeps["onBatch"];
+  /** Metrics server port, heartbeat interval, memory probe (gpu-worker/observability.ts). */
+  observability?: WorkerObservabilitySettings;
 }
 
 export interface RunningWorker {
@@ -30,6 +34,7 @@ export interface RunningWorker {
   engine: Qwen3AsrEngine;
   dispatcher: WebhookDispatcher;
   maintenance: Maintenance;
+  observability: WorkerObservability;
   stop(): Promise<void>;
 }
 
@@ -51,6 +56,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     maxBatch: config.batching.maxBatch,
     calibration: loadCalibration(config.batching.calibrationFile, engine.config, config.model.dir),
   });
+  const observability = new WorkerObservability({ db: options.database.db, logger, config, planner, ...options.observability });
   const service = new WorkerService({
     db: options.database.db,
     blobs: options.blobs,
@@ -59,24 +65,27 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     config,
     planner,
     logger,
-    onJobFinished: options.onJobFinished,
-    onBatch: options.onBatch,
+    onJobFinished: observability.onJobFinished(options.onJobFinished),
+    onBatch: observability.onBatch(options.onBatch),
   });
   const resolveHost = async (host: string) => (await lookup(host, { all: true })).map((a) => a.address);
-  const dispatcher = new WebhookDispatcher({ db: options.database.db, config, logger, fetch: options.fetch, resolveHost });
+  const dispatcher = new WebhookDispatcher({ db: options.database.db, config, logger, fetch: observability.webhookFetch(options.fetch), resolveHost });
   const maintenance = new Maintenance(options.database.db, options.queue, config, logger);
   service.start();
   dispatcher.start();
   maintenance.start();
+  await observability.start(() => service.stats);
   logger.info("worker started", { model: engine.config.qwen3_asr.variant, provider: config.model.executionProvider, budgetBytes: planner.budgetBytes });
   return {
     service,
     engine,
     dispatcher,
     maintenance,
+    observability,
     async stop() {
       await service.stop();
       await Promise.all([dispatcher.stop(), maintenance.stop()]);
+      await observability.stop();
       if (!options.engine) await engine.close();
     },
   };
@@ -89,7 +98,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ service: "gpu-worker" });
   if (!process.env.DATABASE_URL) throw new Error("DATABASE_URL is required for the worker");
   const database = await createDatabase({ url: process.env.DATABASE_URL, migrate: false, max: 4 });
-  const worker = await startWorker({ config, database, blobs: blobStoreFromEnv(process.env), queue: queueFromEnv(process.env), logger });
+  const worker = await startWorker({ config, database, blobs: blobStoreFromEnv(process.env), queue: queueFromEnv(process.env), logger, observability: { metricsPort: workerMetricsPort(process.env), metricsHost: process.env.WORKER_METRICS_HOST } });
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -108,7 +117,7 @@ async function main(): Promise<void> {
   process.once("SIGINT", () => void stop("SIGINT"));
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isEntryPoint(import.meta.url)) {
   main().catch((error) => {
     console.error(error);
     process.exit(1);

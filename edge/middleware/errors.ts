@@ -30,7 +30,6 @@ export function toErrorResponse(error: unknown, c: Context<AppEnv>): Response {
   }
   // The OpenAI-compatible route answers in OpenAI's error shape, which its SDK maps to its error classes.
   const body = c.req.path.startsWith("/v1/audio/") ? openAiError(apiError) : apiError.toJSON();
-  const response = c.json(body, apiError.status);
-  for (const [name, value] of Object.entries(apiError.headers)) response.headers.set(name, value);
-  return response;
+  for (const [name, value] of Object.entries(apiError.headers)) c.header(name, value);
+  return c.json(body, apiError.status);
 }

@@ -7,6 +7,7 @@ export interface S3BlobStoreOptions {
   /** For R2 or any S3-compatible store: https://<account>.r2.cloudflarestorage.com */
   endpoint?: string;
   forcePathStyle?: boolean;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
 export class S3BlobStore implements BlobStore {
@@ -17,6 +18,7 @@ export class S3BlobStore implements BlobStore {
       region: options.region ?? "auto",
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       forcePathStyle: options.forcePathStyle ?? Boolean(options.endpoint),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
     });
   }
 

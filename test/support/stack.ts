@@ -21,7 +21,7 @@ export interface ReceivedHook {
 }
 
 /** A local HTTP receiver for webhooks; `respond` decides each answer (default 200). */
-export async function webhookReceiver(respond: (n: number) => number = () => 200): Promise<{ url: string; received: ReceivedHook[]; close(): Promise<void> }> {
+export async function webhookReceiver(respond: (n: number) => number = () => 200, port = 0): Promise<{ url: string; received: ReceivedHook[]; close(): Promise<void> }> {
   const received: ReceivedHook[] = [];
   const server: Server = createServer((req, res) => {
     let body = "";
@@ -32,9 +32,9 @@ export async function webhookReceiver(respond: (n: number) => number = () => 200
       res.end();
     });
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}/hooks`, received, close: () => new Promise((r) => server.close(() => r())) };
+  await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
+  const bound = (server.address() as AddressInfo).port;
+  return { url: `http://127.0.0.1:${bound}/hooks`, received, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 export interface Stack {
