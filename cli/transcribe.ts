@@ -32,7 +32,11 @@ async function api(base: string, key: string, path: string, init: RequestInit = 
   return res;
 }
 
-export async function transcribeCommand(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
+export async function transcribeCommand(
+  argv: string[],
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr,
+): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -64,7 +68,7 @@ export async function transcribeCommand(argv: string[], out = process.stdout, er
     out.write(`${job.id}\n`);
     return 0;
   }
-  const interactive = Boolean((err as NodeJS.WriteStream).isTTY);
+  const interactive = Boolean(err.isTTY);
   while (!["completed", "failed", "canceled"].includes(job.status)) {
     err.write(`${interactive ? "\r" : ""}${progressBar(job.progress)} ${job.status.padEnd(10)}${interactive ? "" : "\n"}`);
     await new Promise((r) => setTimeout(r, Number(values.interval)));

@@ -335,3 +335,29 @@ export type OutboxMessage = typeof outbox.$inferSelect;
 export type NewOutboxMessage = typeof outbox.$inferInsert;
 export type RateLimitWindow = typeof rateLimitWindows.$inferSelect;
 export type NewRateLimitWindow = typeof rateLimitWindows.$inferInsert;
+
+// One row per GPU worker, rewritten every few seconds: its settings and a sliding window of recent samples
+// (shared/worker-sample.ts), so an edge anywhere (Node or Workers) can chart them and derive recommendations.
+export const workerHeartbeats = pgTable(
+  "worker_heartbeats",
+  {
+    workerId: text("worker_id").primaryKey(),
+    hostname: text("hostname").notNull(),
+    executionProvider: text("execution_provider").notNull(),
+    budgetBytes: bigint("budget_bytes", { mode: "number" }).notNull(),
+    safetyMargin: real("safety_margin").notNull(),
+    maxBatch: integer("max_batch").notNull(),
+    samples: jsonb("samples").$type<import("../shared/worker-sample.js").WorkerSample[]>().notNull().default([]),
+    startedAt: timestamptz("started_at").notNull().defaultNow(),
+    updatedAt: timestamptz("updated_at").notNull().defaultNow(),
+    // Set on a graceful stop; a row that stops updating without it belongs to a worker that died.
+    stoppedAt: timestamptz("stopped_at"),
+  },
+  (t) => [
+    index("worker_heartbeats_updated_idx").on(t.updatedAt),
+    check("worker_heartbeats_budget_positive", sql`${t.budgetBytes} > 0`),
+  ],
+);
+
+export type WorkerHeartbeat = typeof workerHeartbeats.$inferSelect;
+export type NewWorkerHeartbeat = typeof workerHeartbeats.$inferInsert;

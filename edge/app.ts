@@ -13,10 +13,14 @@ import { webhookRoutes } from "./routes/webhooks.js";
 import { toErrorResponse } from "./middleware/errors.js";
 import { docsRoutes } from "./routes/docs.js";
 import { healthRoutes } from "./routes/health.js";
+import { observabilityRoutes } from "./routes/observability.js";
 import { transcriptionRoutes } from "./routes/transcriptions.js";
+import { uploadRelayRoutes, uploadRoutes } from "./routes/uploads.js";
 
 /** Multipart framing around the file: headers, boundaries and the small text fields. */
 const MULTIPART_OVERHEAD = 64 * 1024;
+/** What Hono's validator parses as JSON: application/json and application/*+json, with any parameters. */
+const JSON_MEDIA_TYPE = /^\s*application\/([\w.-]+\+)?json\s*(;|$)/i;
 
 /** The whole API as one Hono app; Node (edge/node.ts) and Workers (edge/worker.ts) only build `deps`. */
 export function createApp(deps: EdgeDeps): OpenAPIHono<AppEnv> {
@@ -38,6 +42,8 @@ export function createApp(deps: EdgeDeps): OpenAPIHono<AppEnv> {
   });
   app.onError((error, c) => toErrorResponse(error, c));
   app.notFound((c) => toErrorResponse(new ApiError("not_found", `no route for ${c.req.method} ${c.req.path}`), c));
+  // Ahead of the /v1 middleware, which it must skip: an upload URL's token is its credential, and it caps the body itself.
+  uploadRelayRoutes(app);
 
   app.use(
     "/v1/*",
@@ -48,6 +54,14 @@ export function createApp(deps: EdgeDeps): OpenAPIHono<AppEnv> {
       },
     }),
   );
+  // JSON bodies (audio_url requests, admin calls) are small: cap them at maxJsonBytes, not at the upload size.
+  const jsonBodyLimit = bodyLimit({
+    maxSize: deps.config.limits.maxJsonBytes,
+    onError: () => {
+      throw new ApiError("payload_too_large", `JSON request bodies are limited to ${deps.config.limits.maxJsonBytes} bytes`);
+    },
+  });
+  app.use("/v1/*", (c, next) => (JSON_MEDIA_TYPE.test(c.req.header("content-type") ?? "") ? jsonBodyLimit(c, next) : next()));
   // Admin routes take the admin token; everything else in /v1 an API key, rate-limited per key.
   app.use("/v1/*", (c, next) => (c.req.path.startsWith("/v1/admin/") ? requireAdmin(c, next) : requireApiKey(c, next)));
   app.use("/v1/*", (c, next) => (c.req.path.startsWith("/v1/admin/") ? next() : rateLimit(c, next)));
@@ -55,9 +69,11 @@ export function createApp(deps: EdgeDeps): OpenAPIHono<AppEnv> {
   docsRoutes(app);
   healthRoutes(app);
   transcriptionRoutes(app);
+  uploadRoutes(app);
   webhookRoutes(app);
   usageRoutes(app);
   openAiRoutes(app);
   adminRoutes(app);
+  observabilityRoutes(app);
   return app;
 }

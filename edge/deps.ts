@@ -5,6 +5,7 @@ import type { ServiceConfig } from "../shared/config.js";
 import type { ResolveHost } from "../shared/network-guard.js";
 import type { JobQueue } from "../shared/queue.js";
 import type { Logger } from "../shared/logger.js";
+import type { DirectUploads } from "./upload/direct-uploads.js";
 
 /** What an upload turned out to be, once checked: throws AudioError when it is not usable audio. */
 export interface ProbedAudio {
@@ -29,4 +30,6 @@ export interface EdgeDeps {
   logger: Logger;
   /** Bearer token for /v1/admin routes; admin routes answer 404 when unset. */
   adminToken?: string;
+  /** Uploads straight to storage (POST /v1/uploads) for files above the request size; those routes 404 when unset. */
+  uploads?: DirectUploads;
 }

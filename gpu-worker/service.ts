@@ -117,7 +117,8 @@ export class WorkerService {
       }
       let messages: ReceivedMessage[];
       try {
-        messages = await queue.receive(Math.min(10, room), config.queue.waitTimeSeconds, this.abort.signal);
+        // The lease length is ours, not the queue's default: extensions are timed against it.
+        messages = await queue.receive(Math.min(10, room), config.queue.waitTimeSeconds, this.abort.signal, config.queue.visibilityTimeoutSeconds);
       } catch (error) {
         if (!this.running) break;
         logger.warn("receive failed", { error });

@@ -26,7 +26,8 @@ export interface ReceivedMessage {
 
 /** Receiving side (GPU worker). */
 export interface JobQueueReceiver {
-  receive(max: number, waitSeconds: number, signal?: AbortSignal): Promise<ReceivedMessage[]>;
+  /** Long-polls; received messages stay invisible for `visibilitySeconds` (the queue's default when omitted). */
+  receive(max: number, waitSeconds: number, signal?: AbortSignal, visibilitySeconds?: number): Promise<ReceivedMessage[]>;
   /** Keeps a message invisible for `seconds` more while it is being worked on (0 hands it back at once). */
   setVisibility(receiptHandle: string, seconds: number): Promise<void>;
   delete(receiptHandle: string): Promise<void>;

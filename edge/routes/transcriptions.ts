@@ -10,6 +10,7 @@ import type { AppEnv } from "../env.js";
 import { jobResource } from "../resources.js";
 import { errorResponses, JobListSchema, JobSchema } from "../schemas.js";
 import { cancelAndForget, decodeCursor, encodeCursor, findJob, insertJobWithOutbox, listJobs, markOutboxSent, newJobId } from "../store/jobs.js";
+import { openStoredUpload, uploadAlreadyUsed } from "../upload/direct-uploads.js";
 import { fetchAudioUrl } from "../upload/fetch-audio-url.js";
 import { validateAudio } from "../upload/validate.js";
 import { hashCreateRequest, withIdempotency } from "../idempotency.js";
@@ -40,7 +41,8 @@ const createTranscription = createRoute({
         },
         "application/json": {
           schema: z.object({
-            audio_url: z.string().optional().openapi({ example: "https://example.com/meeting.mp3", description: "Required" }),
+            audio_url: z.string().optional().openapi({ example: "https://example.com/meeting.mp3", description: "Required, unless upload_id is given" }),
+            upload_id: z.string().optional().openapi({ example: "up_0k2n6bq9x1m4r7t3v5y8z0a2", description: "A file uploaded with POST /v1/uploads, instead of audio_url" }),
             language: z.string().optional(),
             webhook_url: z.string().optional(),
           }),
@@ -114,6 +116,8 @@ export interface CreateInput {
   filename: string | null;
   language: string | null;
   webhookUrl: string | null;
+  /** JSON `upload_id`: the audio is already stored (POST /v1/uploads) and `bytes` is empty. */
+  uploadId?: string;
 }
 
 export interface RawCreateRequest {
@@ -126,7 +130,7 @@ export interface RawCreateRequest {
 export async function readCreateRequest(deps: EdgeDeps, raw: RawCreateRequest): Promise<CreateInput> {
   const type = raw.contentType.toLowerCase();
   let fields: { language?: unknown; webhook_url?: unknown };
-  let source: { file: unknown } | { audioUrl: string };
+  let source: { file: unknown } | { audioUrl: string } | { uploadId: string };
   if (type.startsWith("multipart/form-data") && raw.form) {
     const form = raw.form;
     fields = form;
@@ -134,8 +138,12 @@ export async function readCreateRequest(deps: EdgeDeps, raw: RawCreateRequest): 
   } else if (type.startsWith("application/json") && raw.json) {
     const json = raw.json;
     fields = json;
-    if (typeof json.audio_url !== "string" || !json.audio_url) throw new ApiError("invalid_request", "audio_url is required");
-    source = { audioUrl: json.audio_url };
+    if (typeof json.upload_id === "string" && json.upload_id) {
+      source = { uploadId: json.upload_id };
+    } else {
+      if (typeof json.audio_url !== "string" || !json.audio_url) throw new ApiError("invalid_request", "audio_url is required");
+      source = { audioUrl: json.audio_url };
+    }
   } else {
     throw new ApiError("unsupported_media_type", "send multipart/form-data with a file, or application/json with an audio_url");
   }
@@ -145,6 +153,7 @@ export async function readCreateRequest(deps: EdgeDeps, raw: RawCreateRequest): 
     if (!(source.file instanceof File)) throw new ApiError("missing_file", "the multipart field `file` with the audio is required");
     return { bytes: new Uint8Array(await source.file.arrayBuffer()), filename: cleanFilename(source.file.name), language, webhookUrl };
   }
+  if ("uploadId" in source) return { bytes: new Uint8Array(0), filename: null, language, webhookUrl, uploadId: source.uploadId };
   const fetched = await fetchAudioUrl(source.audioUrl, {
     maxBytes: deps.config.limits.maxUploadBytes,
     timeoutMs: deps.config.limits.audioUrlTimeoutMs,
@@ -176,18 +185,21 @@ async function parseWebhookUrl(value: unknown, allowList: string[], resolve?: (h
 
 /** Validates, stores the audio, records the job with its queue message, then sends the message. */
 export async function createJob(deps: EdgeDeps, apiKey: ApiKey, input: CreateInput, requestHash: string | null): Promise<Job> {
-  const probed = await validateAudio(input.bytes, deps.probeAudio, deps.config.limits);
+  // An upload_id's audio is checked where it is stored and becomes the job's audio as it is (no copy).
+  const stored = input.uploadId === undefined ? null : await openStoredUpload(deps, apiKey, input.uploadId);
+  const probed = stored?.probed ?? (await validateAudio(input.bytes, deps.probeAudio, deps.config.limits));
   await checkQuota(deps, apiKey, probed.durationSeconds);
-  const id = newJobId();
-  const audioKey = `audio/${apiKey.id}/${id}`;
-  await deps.blobs.put(audioKey, input.bytes, probed.contentType);
+  const id = stored?.jobId ?? newJobId();
+  const audioKey = stored?.audioKey ?? `audio/${apiKey.id}/${id}`;
+  const audioBytes = stored?.audioBytes ?? input.bytes.length;
+  if (!stored) await deps.blobs.put(audioKey, input.bytes, probed.contentType);
   let created;
   try {
     created = await insertJobWithOutbox(deps.db, {
       id,
       apiKeyId: apiKey.id,
       audioKey,
-      audioBytes: input.bytes.length,
+      audioBytes,
       contentType: probed.contentType,
       filename: input.filename,
       durationSeconds: probed.durationSeconds,
@@ -196,6 +208,8 @@ export async function createJob(deps: EdgeDeps, apiKey: ApiKey, input: CreateInp
       requestHash,
     });
   } catch (error) {
+    // A stored upload stays: a concurrent request with the same upload_id may have just made it its job.
+    if (stored) throw uploadAlreadyUsed(error) ?? error;
     await deps.blobs.delete(audioKey).catch(() => undefined);
     throw error;
   }
@@ -206,7 +220,7 @@ export async function createJob(deps: EdgeDeps, apiKey: ApiKey, input: CreateInp
     // The outbox row stays unsent; the relay sends it. The job is safe in Postgres either way.
     deps.logger.warn("queue send failed; left to the outbox relay", { jobId: id, error });
   }
-  deps.logger.info("job created", { jobId: id, apiKeyId: apiKey.id, bytes: input.bytes.length, durationSeconds: probed.durationSeconds });
+  deps.logger.info("job created", { jobId: id, apiKeyId: apiKey.id, bytes: audioBytes, durationSeconds: probed.durationSeconds });
   return created.job;
 }
 
@@ -220,7 +234,7 @@ export function transcriptionRoutes(app: OpenAPIHono<AppEnv>): void {
     });
     const deps = c.get("deps");
     const apiKey = c.get("apiKey");
-    const requestHash = await hashCreateRequest(input);
+    const requestHash = await hashCreateRequest({ ...input, extra: input.uploadId === undefined ? undefined : { uploadId: input.uploadId } });
     const replay = await withIdempotency(deps, apiKey, c.req.header("idempotency-key"), requestHash, async () => {
       const job = await createJob(deps, apiKey, input, requestHash);
       return { jobId: job.id, status: 202, body: jobResource(job) };

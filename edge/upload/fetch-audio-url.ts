@@ -28,15 +28,21 @@ export async function fetchAudioUrl(
     } catch (error) {
       throw new ApiError("audio_url_unreachable", `audio_url could not be fetched: ${(error as Error).message}`);
     }
-    if (response.status >= 300 && response.status < 400 && response.headers.get("location")) {
-      url = new URL(response.headers.get("location") as string, target).toString();
+    const location = response.headers.get("location");
+    if (response.status >= 300 && response.status < 400 && location) {
+      await discardBody(response);
+      // new URL() throws a TypeError on a Location that is not a URL: that was a 500.
+      if (!URL.canParse(location, target.href)) throw new ApiError("invalid_audio_url", "audio_url redirected to something that is not a URL");
+      url = new URL(location, target).toString();
       continue;
     }
     if (!response.ok || !response.body) {
+      await discardBody(response);
       throw new ApiError("audio_url_unreachable", `audio_url answered HTTP ${response.status}`);
     }
     const declared = Number(response.headers.get("content-length") ?? "0");
     if (declared > options.maxBytes) {
+      await discardBody(response);
       throw new ApiError("file_too_large", `audio_url holds ${declared} bytes; at most ${options.maxBytes} are accepted`);
     }
     const parts: Uint8Array[] = [];
@@ -67,4 +73,9 @@ export async function fetchAudioUrl(
     return { bytes, filename: name };
   }
   throw new ApiError("audio_url_unreachable", `audio_url redirected more than ${MAX_REDIRECTS} times`);
+}
+
+/** A body nobody reads keeps its connection open (undici frees it only on GC): cancel it instead. */
+async function discardBody(response: Response): Promise<void> {
+  await response.body?.cancel().catch(() => undefined);
 }

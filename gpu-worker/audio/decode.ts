@@ -3,7 +3,7 @@
  * channels, resample, then divide by the peak only when it exceeds 1 and clip to [−1, 1].
  *
  * Decoding streams. The file goes to audio-decode's WASM decoders a slice at a time and each decoded slice
- * is downmixed and resampled at once, so memory is bounded by the 16 kHz output (4 h ≈ 0.9 GB, held twice
+ * is downmixed and resampled at once, so memory is bounded by the 16 kHz output (4 h ≈ 0.9 GB; its pieces are
  * while it is joined) plus one slice, not by source rate × channels. Headers are checked before anything
  * is decoded and the decoded length after every slice, so a small file that claims or expands to hours
  * fails fast with audio_too_long. One exception: an M4A whose index (moov) follows its samples must be
@@ -212,8 +212,8 @@ class Resampler {
     for (let i = 0; this.converter && this.produced < expected && i < 100; i++) this.push(silence);
     const pcm = new Float32Array(expected);
     let at = 0;
-    for (const piece of this.pieces) {
-      if (at >= expected) break;
+    // Pieces are dropped as they are copied, so the audio is not held twice while it is joined.
+    for (let piece = this.pieces.shift(); piece !== undefined && at < expected; piece = this.pieces.shift()) {
       const take = Math.min(piece.length, expected - at);
       pcm.set(take === piece.length ? piece : piece.subarray(0, take), at);
       at += take;
@@ -339,7 +339,125 @@ function mp4Input(bytes: Uint8Array, header: AudioHeaderInfo, limits: AudioLimit
       `the M4A sample table lists ${packets} packets (≈ ${formatSeconds((packets * MP4_SAMPLES_PER_PACKET) / rate)}); at most ${formatSeconds(limits.maxDurationSeconds)} are accepted`,
     );
   }
+  checkMp4Tables(bytes);
   return header.mp4?.moovBeforeMdat ? slices(bytes, 0, bytes.length, MP4_SLICE_BYTES) : [bytes];
+}
+
+// --- MP4: sample tables the demuxer would trust ---------------------------------------------------------
+
+/**
+ * @audio/decode-mp4 fills an array as long as each sample table's entry count, or loops that often, before it
+ * checks anything: a 16 KB M4A whose stsc claimed 2^31 entries ran the heap out and killed the process, one
+ * whose stts claimed as many spun for minutes. It also finds each chunk's samples-per-chunk run by scanning
+ * stsc from its end, so many runs × many chunks is quadratic (a 1 MB file: 30 s). So every table it reads is
+ * found the way it walks boxes (same containers, same size rules) and must hold the entries it declares, and
+ * the stsc scan must fit a budget.
+ */
+const MP4_CONTAINERS = new Set(["moov", "trak", "mdia", "minf", "stbl", "udta", "edts", "sinf", "wave", "mvex", "traf", "moof"]);
+/** About 1 s of the demuxer's stsc scanning (≈ 25 ns a step); real files have a handful of runs. */
+const MP4_STSC_SCAN_BUDGET = 50_000_000;
+const MP4_MAX_DEPTH = 64;
+
+interface Mp4TableScan {
+  maxChunks: number;
+  /** first_chunk of every stsc entry seen. */
+  stscFirsts: number[][];
+}
+
+function checkMp4Tables(bytes: Uint8Array): void {
+  const scan: Mp4TableScan = { maxChunks: 0, stscFirsts: [] };
+  walkMp4Tables(bytes, 0, bytes.length, 0, scan);
+  for (const firsts of scan.stscFirsts) {
+    let steps = scan.maxChunks;
+    for (const first of firsts) steps += Math.min(Math.max(first - 1, 0), scan.maxChunks);
+    if (steps > MP4_STSC_SCAN_BUDGET) {
+      throw new AudioError("undecodable_audio", `the M4A sample-to-chunk table (${firsts.length} runs over ${scan.maxChunks} chunks) is too fragmented to decode`);
+    }
+  }
+}
+
+const mp4U32 = (b: Uint8Array, at: number): number => ((b[at] ?? 0) * 2 ** 24 + (((b[at + 1] ?? 0) << 16) | ((b[at + 2] ?? 0) << 8) | (b[at + 3] ?? 0))) >>> 0;
+
+/** decode-mp4's walk(): size 0 runs to the end, size 1 takes the low 32 bits of the large size, mdat is skipped. */
+function walkMp4Tables(b: Uint8Array, from: number, to: number, depth: number, scan: Mp4TableScan): void {
+  if (depth > MP4_MAX_DEPTH) throw new AudioError("undecodable_audio", "the M4A boxes are nested too deeply");
+  for (let at = from; at < to - 8; ) {
+    let size = mp4U32(b, at);
+    const type = String.fromCharCode(b[at + 4] ?? 0, b[at + 5] ?? 0, b[at + 6] ?? 0, b[at + 7] ?? 0);
+    if (size === 0) size = to - at;
+    else if (size === 1 && at + 16 <= to) {
+      size = mp4U32(b, at + 12);
+      if (size < 16) return;
+    } else if (size < 8) return;
+    if (type !== "mdat") {
+      if (at + size > to) return;
+      const body = at + 8;
+      const end = at + size;
+      if (type === "stsd") walkMp4SampleEntries(b, body, end, depth, scan);
+      else if (type === "meta") walkMp4Tables(b, body + 4, end, depth + 1, scan);
+      else if (MP4_CONTAINERS.has(type)) walkMp4Tables(b, body, end, depth + 1, scan);
+      else checkMp4Table(b, type, b.subarray(body, end), scan);
+    }
+    at += size;
+  }
+}
+
+/** decode-mp4's parseStsd(): each sample entry's child boxes (esds, wave…) start after a versioned header. */
+function walkMp4SampleEntries(b: Uint8Array, body: number, end: number, depth: number, scan: Mp4TableScan): void {
+  const count = mp4U32(b, body + 4);
+  let pos = body + 8;
+  for (let i = 0; i < count && pos + 16 <= end; i++) {
+    const size = mp4U32(b, pos);
+    if (size < 16) break;
+    const version = ((b[pos + 16] ?? 0) << 8) | (b[pos + 17] ?? 0);
+    const head = version === 2 ? mp4U32(b, pos + 36) || 72 : version === 1 ? 52 : 36;
+    if (size > head) walkMp4Tables(b, pos + head, pos + size, depth + 1, scan);
+    pos += size;
+  }
+}
+
+/** One table: its entries must be in its box; entries without bytes of their own (uniform sizes) are bounded by the file. */
+function checkMp4Table(b: Uint8Array, type: string, payload: Uint8Array, scan: Mp4TableScan): void {
+  const flags = ((payload[1] ?? 0) << 16) | ((payload[2] ?? 0) << 8) | (payload[3] ?? 0);
+  let count: number;
+  let entriesAt: number;
+  let entryBytes: number;
+  switch (type) {
+    case "stsz": {
+      count = mp4U32(payload, 8);
+      const uniformSize = mp4U32(payload, 4);
+      if (uniformSize > 0 && count * uniformSize > b.length) throw tableTooLong(type, count);
+      [entriesAt, entryBytes] = [12, uniformSize > 0 ? 0 : 4];
+      break;
+    }
+    case "stco":
+    case "co64":
+    case "stsc":
+    case "stts":
+      count = mp4U32(payload, 4);
+      [entriesAt, entryBytes] = [8, { stco: 4, co64: 8, stsc: 12, stts: 8 }[type]];
+      break;
+    case "elst":
+      count = mp4U32(payload, 4);
+      [entriesAt, entryBytes] = [8, payload[0] === 1 ? 20 : 12];
+      break;
+    case "trun": {
+      count = mp4U32(payload, 4);
+      entriesAt = 8 + (flags & 0x1 ? 4 : 0) + (flags & 0x4 ? 4 : 0);
+      // duration, size, flags and composition offset per sample, each present or not
+      entryBytes = 4 * [0x100, 0x200, 0x400, 0x800].filter((bit) => flags & bit).length;
+      break;
+    }
+    default:
+      return;
+  }
+  if (count > b.length || (entryBytes > 0 && entriesAt + count * entryBytes > payload.length)) throw tableTooLong(type, count);
+  if (type === "stco" || type === "co64") scan.maxChunks = Math.max(scan.maxChunks, count);
+  if (type === "stsc") scan.stscFirsts.push(Array.from({ length: count }, (_, i) => mp4U32(payload, 8 + i * 12)));
+}
+
+function tableTooLong(type: string, count: number): AudioError {
+  return new AudioError("undecodable_audio", `the M4A ${type} table declares ${count} entries, more than the file holds`);
 }
 
 // --- FLAC: frame-aligned slices -------------------------------------------------------------------------

@@ -34,13 +34,14 @@ export class SqsJobQueue implements JobQueue, JobQueueReceiver {
     await this.client.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(message) }));
   }
 
-  async receive(max: number, waitSeconds: number, signal?: AbortSignal): Promise<ReceivedMessage[]> {
+  async receive(max: number, waitSeconds: number, signal?: AbortSignal, visibilitySeconds?: number): Promise<ReceivedMessage[]> {
     const out = await this.client.send(
       new ReceiveMessageCommand({
         QueueUrl: this.queueUrl,
         MaxNumberOfMessages: Math.max(1, Math.min(10, max)),
         WaitTimeSeconds: waitSeconds,
         MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+        ...(visibilitySeconds !== undefined ? { VisibilityTimeout: visibilitySeconds } : {}),
       }),
       { abortSignal: signal },
     );

@@ -139,8 +139,8 @@ describe("transcribe CLI", () => {
     const path = fileURLToPath(new URL("../fixtures/audio/speech.wav", import.meta.url));
     const code = await transcribeCommand(
       ["transcribe", path, "--wait", "--format", "srt", "--api", stack.edge.url, "--key", stack.apiKey, "--interval", "100"],
-      sink((s) => (out += s)) as unknown as NodeJS.WriteStream,
-      sink((s) => (err += s)) as unknown as NodeJS.WriteStream,
+      sink((s) => (out += s)),
+      sink((s) => (err += s)),
     );
     expect(code).toBe(0);
     expect(err).toMatch(/100%\s+completed/);

@@ -32,7 +32,7 @@ describe("long audio through the whole pipeline (10 minutes, shipped model)", ()
     job = (await stack.waitFor(
       id,
       (j) => {
-        progress.push(Number((j as { progress: number }).progress));
+        progress.push(Number((j as unknown as { progress: number }).progress));
         return ["completed", "failed"].includes(j.status);
       },
       300_000,
