@@ -6,6 +6,7 @@ import type { ServiceConfig } from "../shared/config.js";
 import { loadServiceConfig } from "../shared/config-file.js";
 import { createLogger, type Logger } from "../shared/logger.js";
 import type { JobQueue, JobQueueReceiver } from "../shared/queue.js";
+import { SileroSpeechDetector } from "./audio/silero-vad.js";
 import { Qwen3AsrEngine } from "./engine/engine.js";
 import { Maintenance } from "./maintenance.js";
 import { WorkerObservability, workerMetricsPort, type WorkerObservabilitySettings } from "./observability.js";
@@ -57,7 +58,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     calibration: loadCalibration(config.batching.calibrationFile, engine.config, config.model.dir),
   });
   const observability = new WorkerObservability({ db: options.database.db, logger, config, planner, ...options.observability });
+  const speechDetector = config.chunking.detector === "silero" ? await SileroSpeechDetector.load() : undefined;
   const service = new WorkerService({
+    speechDetector,
     db: options.database.db,
     blobs: options.blobs,
     queue: options.queue,

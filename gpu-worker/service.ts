@@ -8,7 +8,7 @@ import { languageName } from "../shared/languages.js";
 import type { Logger } from "../shared/logger.js";
 import { billableSeconds } from "../shared/metering.js";
 import { jobMessageSchema, type JobQueueReceiver, type ReceivedMessage } from "../shared/queue.js";
-import { planChunks, type AudioChunk } from "./audio/chunk.js";
+import { planChunks, type AudioChunk, type SpeechDetector } from "./audio/chunk.js";
 import { decodeAudio } from "./audio/decode.js";
 import { mergeChunkTranscripts } from "./audio/merge.js";
 import { Batcher, type BatchReport, type ChunkOutcome, type ChunkWork } from "./batcher.js";
@@ -44,6 +44,8 @@ export interface WorkerDeps {
   logger: Logger;
   onBatch?: (report: BatchReport) => void;
   onJobFinished?: (job: Job) => void;
+  /** A neural voice-activity detector for chunking; the built-in energy detector when absent. */
+  speechDetector?: SpeechDetector;
 }
 
 const SAMPLE_RATE = 16000;
@@ -210,7 +212,7 @@ export class WorkerService {
           return;
         }
       }
-      const chunks = this.plan(decoded.pcm);
+      const chunks = await this.plan(decoded.pcm);
       const active: ActiveJob = {
         job,
         lease,
@@ -254,16 +256,18 @@ export class WorkerService {
   }
 
   /** Short audio is one chunk, untouched; long audio is cut at pauses with silence skipped. */
-  private plan(pcm: Float32Array): AudioChunk[] {
+  private async plan(pcm: Float32Array): Promise<AudioChunk[]> {
     const { chunking } = this.deps.config;
     const seconds = pcm.length / SAMPLE_RATE;
     if (seconds <= chunking.chunkSeconds) {
       return [{ index: 0, startSample: 0, endSample: pcm.length, startSeconds: 0, endSeconds: seconds, overlapSamples: 0, endReason: "speech-end" }];
     }
+    const speech = this.deps.speechDetector ? await this.deps.speechDetector.detect(pcm, SAMPLE_RATE) : undefined;
     return planChunks(pcm, SAMPLE_RATE, {
       chunkSeconds: chunking.chunkSeconds,
       overlapSeconds: chunking.overlapSeconds,
       skipSilenceSeconds: chunking.skipSilenceSeconds,
+      speech,
     });
   }
 

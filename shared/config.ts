@@ -48,6 +48,8 @@ export const serviceConfigSchema = z.object({
       chunkSeconds: z.number().positive().default(30),
       overlapSeconds: z.number().nonnegative().default(1),
       skipSilenceSeconds: z.number().positive().default(2),
+      /** Speech detection for cut points and skipped silence: an energy detector, or Silero VAD (a neural model). */
+      detector: z.enum(["energy", "silero"]).default("energy"),
     })
     .prefault({}),
   queue: z
