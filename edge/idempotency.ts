@@ -12,9 +12,11 @@ async function sha256Hex(data: Uint8Array | string): Promise<string> {
 }
 
 /** What makes two create requests "the same": the audio bytes and the parameters (not the multipart framing). */
-export async function hashCreateRequest(input: Pick<CreateInput, "bytes" | "language" | "webhookUrl"> & { extra?: Record<string, unknown> }): Promise<string> {
+export async function hashCreateRequest(
+  input: Pick<CreateInput, "bytes" | "language" | "webhookUrl"> & { prompt?: string | null; extra?: Record<string, unknown> },
+): Promise<string> {
   const audio = await sha256Hex(input.bytes);
-  return sha256Hex(JSON.stringify({ audio, language: input.language, webhookUrl: input.webhookUrl, ...input.extra }));
+  return sha256Hex(JSON.stringify({ audio, language: input.language, webhookUrl: input.webhookUrl, prompt: input.prompt ?? null, ...input.extra }));
 }
 
 export interface Outcome {

@@ -11,6 +11,8 @@ export type ChunkWork = WorkItem & {
   chunkIndex: number;
   /** 16 kHz mono PCM; a view into the job's decoded audio. */
   pcm: Float32Array;
+  /** The job's context text (`prompt`), if any; `contextTokens` is its prompt-token cost. */
+  context?: string;
 };
 
 export type ChunkOutcome =
@@ -64,7 +66,7 @@ export class Batcher {
 
   /** The max-new-tokens bound the planner reserved for this item; the engine is held to the same number. */
   maxNewTokens(work: ChunkWork): number {
-    return itemMaxNewTokens(this.options.model, { frames: work.frames, maxNewTokens: work.maxNewTokens, forcedLanguage: work.forcedLanguage });
+    return itemMaxNewTokens(this.options.model, { frames: work.frames, maxNewTokens: work.maxNewTokens, forcedLanguage: work.forcedLanguage, contextTokens: work.contextTokens });
   }
 
   start(): void {
@@ -118,7 +120,7 @@ export class Batcher {
     const started = performance.now();
     try {
       const results = await this.options.engine.transcribe(
-        batch.map((w) => ({ pcm: w.pcm, language: w.forcedLanguage, maxNewTokens: this.maxNewTokens(w) })),
+        batch.map((w) => ({ pcm: w.pcm, language: w.forcedLanguage, maxNewTokens: this.maxNewTokens(w), context: w.context })),
         { encoderSlicesPerCall },
       );
       this.options.onBatch?.({

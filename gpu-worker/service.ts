@@ -213,6 +213,8 @@ export class WorkerService {
         }
       }
       const chunks = await this.plan(decoded.pcm);
+      const context = job.prompt ?? undefined;
+      const contextTokens = engine.contextTokens(context);
       const active: ActiveJob = {
         job,
         lease,
@@ -240,7 +242,16 @@ export class WorkerService {
           .filter((c) => !active.results.has(c.index))
           .map((c): ChunkWork => {
             const pcm = decoded.pcm.subarray(c.startSample, c.endSample);
-            return { id: `${job.id}#${c.index}`, jobId: job.id, chunkIndex: c.index, pcm, frames: Math.floor(pcm.length / engine.config.hop_length), arrivalMs: now, forcedLanguage };
+            return {
+              id: `${job.id}#${c.index}`,
+              jobId: job.id,
+              chunkIndex: c.index,
+              pcm,
+              frames: Math.floor(pcm.length / engine.config.hop_length),
+              arrivalMs: now,
+              forcedLanguage,
+              ...(context ? { context, contextTokens } : {}),
+            };
           }),
       );
     } catch (error) {

@@ -141,6 +141,10 @@ def goldens(model: Qwen3ASR, enc: bpe.Encoder, clips: dict[str, np.ndarray], eos
     with_stop = greedy_reference(model, feats, prefix, suffix, stop_ids, max_new)
     forced = enc.encode("language English<asr_text>")
     forced_ids = greedy_reference(model, [feats[0]], prefix, suffix + forced, eos_ids, [max_new[0]])[0]
+    # A context in the system turn (the engine's `context`, the API's `prompt`).
+    context = "Set a timer, please."
+    context_prefix = enc.encode(f"<|im_start|>system\n{context}<|im_end|>\n<|im_start|>user\n<|audio_start|>")
+    context_ids = greedy_reference(model, [feats[0]], context_prefix, suffix, eos_ids, [max_new[0]])[0]
     return {
         "clips": names,
         "max_new_tokens": max_new,
@@ -150,6 +154,9 @@ def goldens(model: Qwen3ASR, enc: bpe.Encoder, clips: dict[str, np.ndarray], eos
         "extra_stop_id": stop,
         "with_extra_stop": with_stop,
         "forced_english_speech": forced_ids,
+        "context": context,
+        "context_prefix_ids": context_prefix,
+        "context_speech": context_ids,
     }
 
 

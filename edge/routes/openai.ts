@@ -9,7 +9,7 @@ import type { AppEnv } from "../env.js";
 import { hashCreateRequest, withIdempotency } from "../idempotency.js";
 import { jobResource } from "../resources.js";
 import { findJob } from "../store/jobs.js";
-import { cleanFilename, createJob, type CreateInput } from "./transcriptions.js";
+import { cleanFilename, createJob, parsePrompt, type CreateInput } from "./transcriptions.js";
 
 /** A retried identical upload within this window gets the first job back instead of a second bill. */
 const DEDUP_WINDOW_MS = 15 * 60_000;
@@ -26,7 +26,8 @@ const route = createRoute({
     "Same request and response shapes as OpenAI's endpoint, so the OpenAI SDK works with `baseURL` set to this " +
     "server's `/v1`. The job runs like any other; the request waits for it up to the configured time (504 after " +
     "that; a retry of the same upload waits for the same job and is not billed again). `model` is accepted and " +
-    "ignored; `prompt` is stored with the job; `temperature` is ignored (decoding is greedy).",
+    "ignored; `prompt` becomes the model's context (the system turn of Qwen3-ASR's prompt); `temperature` is ignored " +
+    "(decoding is greedy).",
   request: {
     body: {
       required: false,
@@ -119,9 +120,9 @@ export function openAiRoutes(app: OpenAPIHono<AppEnv>): void {
       if (!languageName(form.language.toLowerCase())) throw new ApiError("invalid_language", `language ${JSON.stringify(form.language.slice(0, 20))} is not supported (use ISO 639-1)`);
       language = form.language.toLowerCase();
     }
-    const prompt = typeof form.prompt === "string" && form.prompt ? form.prompt.slice(0, 2000) : null;
-    const input: CreateInput = { bytes: new Uint8Array(await file.arrayBuffer()), filename: cleanFilename(file.name), language, webhookUrl: null };
-    const requestHash = await hashCreateRequest({ ...input, extra: { prompt, endpoint: "openai" } });
+    const prompt = parsePrompt(form.prompt);
+    const input: CreateInput = { bytes: new Uint8Array(await file.arrayBuffer()), filename: cleanFilename(file.name), language, webhookUrl: null, prompt };
+    const requestHash = await hashCreateRequest({ ...input, extra: { endpoint: "openai" } });
 
     // The OpenAI SDK retries 408/409/429/5xx without an idempotency key: a recent identical upload is the same job.
     const outcome = await withIdempotency(deps, apiKey, c.req.header("idempotency-key"), requestHash, async () => {

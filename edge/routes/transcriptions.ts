@@ -36,6 +36,7 @@ const createTranscription = createRoute({
           schema: z.object({
             file: FileField,
             language: z.string().optional().openapi({ description: "ISO 639-1 code or language name; detected when omitted", example: "en" }),
+            prompt: z.string().optional().openapi({ description: "Context for the model: names, terms, the topic (≤ 1000 characters)" }),
             webhook_url: z.string().optional().openapi({ example: "https://example.com/hooks/asr" }),
           }),
         },
@@ -44,6 +45,7 @@ const createTranscription = createRoute({
             audio_url: z.string().optional().openapi({ example: "https://example.com/meeting.mp3", description: "Required, unless upload_id is given" }),
             upload_id: z.string().optional().openapi({ example: "up_0k2n6bq9x1m4r7t3v5y8z0a2", description: "A file uploaded with POST /v1/uploads, instead of audio_url" }),
             language: z.string().optional(),
+            prompt: z.string().optional(),
             webhook_url: z.string().optional(),
           }),
         },
@@ -111,11 +113,15 @@ export function cleanFilename(name: unknown): string | null {
   return base && base !== "." && base !== ".." ? base.slice(0, 255) : null;
 }
 
+const MAX_PROMPT_CHARS = 1000;
+
 export interface CreateInput {
   bytes: Uint8Array;
   filename: string | null;
   language: string | null;
   webhookUrl: string | null;
+  /** Context text for the model (`prompt`). */
+  prompt: string | null;
   /** JSON `upload_id`: the audio is already stored (POST /v1/uploads) and `bytes` is empty. */
   uploadId?: string;
 }
@@ -129,7 +135,7 @@ export interface RawCreateRequest {
 /** Reads and checks the request's fields (not yet the audio): multipart upload or JSON with audio_url. */
 export async function readCreateRequest(deps: EdgeDeps, raw: RawCreateRequest): Promise<CreateInput> {
   const type = raw.contentType.toLowerCase();
-  let fields: { language?: unknown; webhook_url?: unknown };
+  let fields: { language?: unknown; webhook_url?: unknown; prompt?: unknown };
   let source: { file: unknown } | { audioUrl: string } | { uploadId: string };
   if (type.startsWith("multipart/form-data") && raw.form) {
     const form = raw.form;
@@ -148,12 +154,13 @@ export async function readCreateRequest(deps: EdgeDeps, raw: RawCreateRequest): 
     throw new ApiError("unsupported_media_type", "send multipart/form-data with a file, or application/json with an audio_url");
   }
   const language = parseLanguage(fields.language);
+  const prompt = parsePrompt(fields.prompt);
   const webhookUrl = await parseWebhookUrl(fields.webhook_url, deps.config.network.allowPrivateTargets, deps.resolveHost);
   if ("file" in source) {
     if (!(source.file instanceof File)) throw new ApiError("missing_file", "the multipart field `file` with the audio is required");
-    return { bytes: new Uint8Array(await source.file.arrayBuffer()), filename: cleanFilename(source.file.name), language, webhookUrl };
+    return { bytes: new Uint8Array(await source.file.arrayBuffer()), filename: cleanFilename(source.file.name), language, webhookUrl, prompt };
   }
-  if ("uploadId" in source) return { bytes: new Uint8Array(0), filename: null, language, webhookUrl, uploadId: source.uploadId };
+  if ("uploadId" in source) return { bytes: new Uint8Array(0), filename: null, language, webhookUrl, prompt, uploadId: source.uploadId };
   const fetched = await fetchAudioUrl(source.audioUrl, {
     maxBytes: deps.config.limits.maxUploadBytes,
     timeoutMs: deps.config.limits.audioUrlTimeoutMs,
@@ -161,7 +168,15 @@ export async function readCreateRequest(deps: EdgeDeps, raw: RawCreateRequest): 
     resolveHost: deps.resolveHost,
     fetch: deps.fetch,
   });
-  return { bytes: fetched.bytes, filename: cleanFilename(fetched.filename), language, webhookUrl };
+  return { bytes: fetched.bytes, filename: cleanFilename(fetched.filename), language, webhookUrl, prompt };
+}
+
+/** Context for the model (names, terms, topic): optional text, at most MAX_PROMPT_CHARS characters. */
+export function parsePrompt(value: unknown): string | null {
+  if (value === undefined || value === null || value === "") return null;
+  if (typeof value !== "string") throw new ApiError("invalid_request", "prompt must be a string");
+  if (value.length > MAX_PROMPT_CHARS) throw new ApiError("invalid_request", `prompt is limited to ${MAX_PROMPT_CHARS} characters`);
+  return value;
 }
 
 function parseLanguage(value: unknown): string | null {
@@ -204,6 +219,7 @@ export async function createJob(deps: EdgeDeps, apiKey: ApiKey, input: CreateInp
       filename: input.filename,
       durationSeconds: probed.durationSeconds,
       language: input.language,
+      prompt: input.prompt,
       webhookUrl: input.webhookUrl,
       requestHash,
     });

@@ -20,6 +20,8 @@ export interface Utterance {
   language?: string;
   /** Upper bound on generated tokens; defaults to `defaultMaxNewTokens(duration)`. */
   maxNewTokens?: number;
+  /** Context text (names, terms, the topic) put in the prompt's system turn, as Qwen3-ASR takes it. */
+  context?: string;
 }
 
 export interface Transcription {
@@ -46,6 +48,7 @@ export const defaultMaxNewTokens = (durationSeconds: number): number => Math.cei
 export class Qwen3AsrEngine {
   private readonly extractor: LogMelExtractor;
   private readonly promptCache = new Map<string, Float32Array>();
+  private readonly contextCache = new Map<string, number[]>();
   lastBatch: BatchStats = { batchSize: 0, decodeSteps: 0, paddingWaste: 0 };
 
   private constructor(
@@ -96,15 +99,36 @@ export class Qwen3AsrEngine {
     }
   }
 
-  /** Prompt ids around the audio: prefix, then the suffix (with "language X<asr_text>" when forced). */
-  promptIds(language?: string): { prefix: number[]; suffix: number[] } {
+  /**
+   * Prompt ids around the audio: the prefix (config.json's, or with the context encoded in the system turn), then
+   * the suffix (with "language X<asr_text>" when forced).
+   */
+  promptIds(language?: string, context?: string): { prefix: number[]; suffix: number[] } {
     const c = this.config;
-    return { prefix: c.prompt_prefix_ids, suffix: language ? c.language_suffix_ids[language] : c.prompt_suffix_ids };
+    const prefix = context ? this.contextPrefix(context) : c.prompt_prefix_ids;
+    return { prefix, suffix: language ? c.language_suffix_ids[language] : c.prompt_suffix_ids };
+  }
+
+  /** Prompt tokens a context adds to the empty-context prefix (what the memory model must reserve). */
+  contextTokens(context: string | undefined): number {
+    return context ? this.contextPrefix(context).length - this.config.prompt_prefix_ids.length : 0;
+  }
+
+  private contextPrefix(context: string): number[] {
+    let ids = this.contextCache.get(context);
+    if (!ids) {
+      // Special tokens are literal in the template; the context itself must not smuggle any in.
+      const safe = context.replace(/<\|[^|>]*\|>|<asr_text>/g, " ");
+      ids = this.tokenizer.encode(`<|im_start|>system\n${safe}<|im_end|>\n<|im_start|>user\n<|audio_start|>`);
+      if (this.contextCache.size > 256) this.contextCache.clear();
+      this.contextCache.set(context, ids);
+    }
+    return ids;
   }
 
   /** Prompt + audio token count of an utterance with `frames` feature frames. */
-  promptTokens(frames: number, language?: string): number {
-    const { prefix, suffix } = this.promptIds(language);
+  promptTokens(frames: number, language?: string, context?: string): number {
+    const { prefix, suffix } = this.promptIds(language, context);
     return prefix.length + audioTokenCount(this.config, frames) + suffix.length;
   }
 
@@ -135,7 +159,7 @@ export class Qwen3AsrEngine {
     const promptCounts: number[] = [];
     for (let i = 0; i < utterances.length; i++) {
       const u = utterances[i];
-      const { prefix, suffix } = this.promptIds(u.language);
+      const { prefix, suffix } = this.promptIds(u.language, u.context);
       const [pre, suf] = await Promise.all([this.embedPrompt(prefix), this.embedPrompt(suffix)]);
       const length = prefix.length + encoded[i].tokens + suffix.length;
       const maxNewTokens = u.maxNewTokens ?? defaultMaxNewTokens(u.pcm.length / this.sampleRate);
@@ -187,6 +211,7 @@ export class Qwen3AsrEngine {
     let cached = this.promptCache.get(key);
     if (!cached) {
       cached = await this.embed([ids]);
+      if (this.promptCache.size > 512) this.promptCache.clear(); // contexts vary per job: keep it bounded
       this.promptCache.set(key, cached);
     }
     return cached;

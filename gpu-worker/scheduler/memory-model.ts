@@ -36,6 +36,8 @@ export interface ItemShape {
   frames: number;
   maxNewTokens?: number;
   forcedLanguage?: string;
+  /** Extra prompt tokens of a context (the system text of the prompt), beyond the empty-context prefix. */
+  contextTokens?: number;
 }
 
 export interface MemoryModelOptions {
@@ -250,7 +252,7 @@ export function promptTokens(config: ModelConfig, item: ItemShape): number {
     if (ids === undefined) throw new RangeError(`no language_suffix_ids for forced language "${item.forcedLanguage}"`);
     suffix = ids.length;
   }
-  return config.prompt_prefix_ids.length + audioTokenCount(config, item.frames) + suffix;
+  return config.prompt_prefix_ids.length + (item.contextTokens ?? 0) + audioTokenCount(config, item.frames) + suffix;
 }
 
 /** Tokens one sequence can reach: prompt + its generation bound. */

@@ -34,6 +34,7 @@ export type WorkItem = AudioLength & {
   arrivalMs: number;
   maxNewTokens?: number;
   forcedLanguage?: string;
+  contextTokens?: number;
 };
 
 export interface PlannerConfig {
@@ -133,7 +134,8 @@ function shapeOf(model: ModelConfig, item: WorkItem): ItemShape | string {
   if (item.forcedLanguage !== undefined && model.language_suffix_ids[item.forcedLanguage] === undefined) {
     return `forced language "${item.forcedLanguage}" has no language_suffix_ids in config.json`;
   }
-  return { frames, maxNewTokens: item.maxNewTokens, forcedLanguage: item.forcedLanguage };
+  if (item.contextTokens !== undefined && !isCount(item.contextTokens)) return `contextTokens ${item.contextTokens} is not a non-negative integer`;
+  return { frames, maxNewTokens: item.maxNewTokens, forcedLanguage: item.forcedLanguage, contextTokens: item.contextTokens };
 }
 
 const byAge = <T extends WorkItem>(a: Candidate<T>, b: Candidate<T>): number =>

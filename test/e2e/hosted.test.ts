@@ -104,6 +104,15 @@ describe("hosted features end to end (real PostgreSQL, SQS emulator, worker)", (
       expect(Array.isArray(verbose.words)).toBe(true);
     });
 
+    it("passes `prompt` to the job as the model's context", async () => {
+      const unique = Buffer.from(speechFile);
+      unique[unique.length - 4] ^= 1;
+      await client().audio.transcriptions.create({ file: await toFile(unique, "p.wav"), model: "qwen3-asr", prompt: "Timers and reminders." });
+      const rows = await stack.database.db.select().from(jobs).where(eq(jobs.prompt, "Timers and reminders."));
+      expect(rows).toHaveLength(1);
+      expect(rows[0].status).toBe("completed");
+    });
+
     it("bills an identical retried upload once (the SDK sends no idempotency key)", async () => {
       const before = (await stack.database.db.select().from(usageRecords)).length;
       const unique = Buffer.from(speechFile);

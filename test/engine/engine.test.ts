@@ -59,6 +59,17 @@ describe("engine parity with the PyTorch reference (tiny random model)", () => {
     expect(result.language).toBe("English");
   });
 
+  it("puts a context in the prompt's system turn, as the reference does", async () => {
+    const ref = reference as GoldenSet & { context: string; context_prefix_ids: number[]; context_speech: number[] };
+    expect(engine.promptIds(undefined, ref.context).prefix).toEqual(ref.context_prefix_ids);
+    expect(engine.contextTokens(ref.context)).toBe(ref.context_prefix_ids.length - engine.config.prompt_prefix_ids.length);
+    const [result] = await engine.transcribe([{ pcm: pcm.speech, context: ref.context, maxNewTokens: reference.max_new_tokens[0] }]);
+    expect(result.generatedIds).toEqual(ref.context_speech);
+    expect(result.tokens.prompt).toBe(ref.context_prefix_ids.length + result.tokens.audio + engine.config.prompt_suffix_ids.length);
+    // Special tokens typed into a context are text, never structure.
+    expect(engine.promptIds(undefined, "<|im_end|>hi").prefix.filter((id) => id === engine.config.qwen3_asr.im_end_token_id)).toHaveLength(1);
+  });
+
   it("reports token counts and timings per utterance", async () => {
     const [result] = await engine.transcribe([{ pcm: pcm["speech-long"], maxNewTokens: 5 }]);
     const features = JSON.parse(readFileSync(fixture("golden/features.json"), "utf8")) as Record<string, { audio_tokens: number }>;

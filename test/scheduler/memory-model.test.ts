@@ -208,3 +208,13 @@ describe("estimateBatchBytes", () => {
     );
   });
 });
+
+describe("context prompts", () => {
+  const config = modelConfigSchema.parse(JSON.parse(readFileSync(new URL("../fixtures/configs/qwen3-asr-1.7b.json", import.meta.url), "utf8")));
+  it("reserve the context's tokens in the prompt and the cache", () => {
+    const plain = estimateBatchBytes(config, { weights: "bfloat16", io: "float16" }, [{ frames: 3000 }]);
+    const withContext = estimateBatchBytes(config, { weights: "bfloat16", io: "float16" }, [{ frames: 3000, contextTokens: 40 }]);
+    expect(withContext.shape.paddedPromptTokens).toBe(plain.shape.paddedPromptTokens + 40);
+    expect(withContext.kvCache).toBeGreaterThan(plain.kvCache);
+  });
+});
