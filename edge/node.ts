@@ -12,6 +12,7 @@ import type { ResolveHost } from "../shared/network-guard.js";
 import type { JobQueue } from "../shared/queue.js";
 import { createApp } from "./app.js";
 import { nodeAudioProbe } from "./node-probe.js";
+import { relayDirectUploads } from "./upload/direct-uploads.js";
 import { attachNodeObservability, type NodeObservability } from "./observability/node-observability.js";
 import { ensureApiKey } from "./store/api-keys.js";
 
@@ -35,18 +36,32 @@ export interface StartEdgeOptions {
   bootstrapApiKey?: string;
   /** How often the dashboard's and /metrics' job counts are read (default 5 s). */
   jobStatsIntervalMs?: number;
+  /** HMAC key of the upload URLs (POST /v1/uploads); shared by every edge process. Random per process when unset. */
+  uploadSigningSecret?: string;
 }
+
+/** Largest file accepted through POST /v1/uploads (the 4 h duration limit applies as well). */
+const MAX_DIRECT_UPLOAD_BYTES = 2 * 1024 ** 3;
 
 /** The API on Node: the same Hono app as on Workers, with Node adapters. */
 export async function startEdgeServer(options: StartEdgeOptions): Promise<EdgeServer> {
   const logger = options.logger ?? createLogger({ service: "edge" });
   if (options.bootstrapApiKey) await ensureApiKey(options.database.db, options.bootstrapApiKey, "bootstrap");
+  const probeAudio = nodeAudioProbe(options.config.limits);
   const app = createApp({
     db: options.database.db,
     blobs: options.blobs,
     queue: options.queue,
     config: options.config,
-    probeAudio: nodeAudioProbe(options.config.limits),
+    probeAudio,
+    // Files too large for one request go to POST /v1/uploads, then PUT to the URL it returns (back to this API).
+    uploads: relayDirectUploads({
+      blobs: options.blobs,
+      probe: probeAudio,
+      secret: options.uploadSigningSecret ?? Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url"),
+      maxBytes: MAX_DIRECT_UPLOAD_BYTES,
+      publicBaseUrl: process.env.PUBLIC_BASE_URL,
+    }),
     resolveHost: resolveWithDns,
     logger,
     adminToken: options.adminToken,
@@ -86,6 +101,7 @@ async function main(): Promise<void> {
     queue: queueFromEnv(process.env),
     adminToken: process.env.ADMIN_TOKEN,
     bootstrapApiKey: process.env.BOOTSTRAP_API_KEY,
+    uploadSigningSecret: process.env.UPLOAD_SIGNING_SECRET,
   });
   const stop = async () => {
     await server.close();

@@ -29,6 +29,21 @@ describe("hosted features end to end (real PostgreSQL, SQS emulator, worker)", (
   };
   const bills = async (id: string) => (await stack.database.db.select().from(usageRecords).where(eq(usageRecords.jobId, id))).length;
 
+  it("takes a file through POST /v1/uploads, a PUT to the returned URL and a job from the upload id", async () => {
+    const slot = (await (await stack.request("/v1/uploads", { method: "POST" })).json()) as { upload_id: string; url: string; method: string };
+    expect(slot.method).toBe("PUT");
+    const put = await fetch(slot.url, { method: "PUT", body: speechFile, headers: { "Content-Type": "audio/wav" } });
+    expect(put.status).toBe(200);
+    const created = await stack.request("/v1/transcriptions", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ upload_id: slot.upload_id }),
+    });
+    expect(created.status).toBe(202);
+    const job = await stack.waitFor(((await created.json()) as { id: string }).id);
+    expect(job.status).toBe("completed");
+  });
+
   it("bills a redelivered SQS message once", async () => {
     const id = await upload();
     await stack.waitFor(id);
