@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { Qwen3AsrEngine } from "../gpu-worker/engine/engine.js";
 import { itemMaxNewTokens } from "../gpu-worker/scheduler/memory-model.js";
 import { planNextBatch, plannerConfig } from "../gpu-worker/scheduler/planner.js";
+import { seededRandom } from "../shared/seeded-random.js";
 import { readPcm16Wav } from "../test/support/wav.js";
 
 const ITEMS = 64;
@@ -22,14 +23,10 @@ interface Item {
   pcm: Float32Array;
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-}
 
 function workItems(): Item[] {
   const speech = readPcm16Wav(fileURLToPath(new URL("../test/fixtures/audio/speech-long.wav", import.meta.url)));
-  const random = rng(SEED);
+  const random = seededRandom(SEED);
   return Array.from({ length: ITEMS }, (_, i) => {
     // The trace's mix scaled to chunks: 60 % under 10 s, the rest 10–30 s chunks of long audio.
     const seconds = random() < 0.6 ? 1 + random() * 9 : 10 + random() * 20;

@@ -1,3 +1,4 @@
+import { seededRandom } from "../shared/seeded-random.js";
 import { audioTokenCount, frameCount, type ModelConfig } from "../shared/model-config.js";
 import {
   itemMaxNewTokens,
@@ -55,17 +56,6 @@ export const TRACE = {
   endTokens: 1,
 };
 
-/** mulberry32: a small, fast, seedable PRNG, so every run of a seed sees the same trace. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Jobs with Poisson arrivals at `arrivalsPerSecond`. */
 export function generateJobs(seed: number, count: number, arrivalsPerSecond: number): Job[] {

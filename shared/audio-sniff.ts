@@ -36,27 +36,18 @@ export const AUDIO_CONTENT_TYPES: Readonly<Record<AudioFormat, string>> = {
 // Errors and limits, shared by the edge (upload checks) and the GPU worker (decoding)
 // ---------------------------------------------------------------------------------------------------------
 
-export type AudioErrorCode =
-  | "unsupported_format"
-  | "undecodable_audio"
-  | "empty_audio"
-  | "audio_too_short"
-  | "audio_too_long"
-  | "invalid_samples"
-  | "too_many_channels"
-  | "unsupported_sample_rate";
-
-/** 415 when we do not take the format at all, 422 when we take it but this file is unusable. */
-export const AUDIO_ERROR_HTTP_STATUS: Readonly<Record<AudioErrorCode, 415 | 422>> = {
-  unsupported_format: 415,
-  undecodable_audio: 422,
-  empty_audio: 422,
-  audio_too_short: 422,
-  audio_too_long: 422,
-  invalid_samples: 422,
-  too_many_channels: 422,
-  unsupported_sample_rate: 422,
-};
+/** Every code an AudioError carries; their HTTP statuses are in shared/api-error.ts (415 or 422). */
+export const AUDIO_ERROR_CODES = [
+  "unsupported_format",
+  "undecodable_audio",
+  "empty_audio",
+  "audio_too_short",
+  "audio_too_long",
+  "invalid_samples",
+  "too_many_channels",
+  "unsupported_sample_rate",
+] as const;
+export type AudioErrorCode = (typeof AUDIO_ERROR_CODES)[number];
 
 export class AudioError extends Error {
   override readonly name = "AudioError";

@@ -1,3 +1,4 @@
+import { seededRandom } from "../../shared/seeded-random.js";
 import { describe, expect, it } from "vitest";
 import {
   chunkAudio,
@@ -43,7 +44,7 @@ function synthesize(parts: readonly Part[], options: SynthesisOptions = {}): Syn
   const { gain = 1, noise = 1e-4, seed = 1 } = options;
   const total = parts.reduce((sum, part) => sum + Math.round(part.seconds * sampleRate), 0);
   const pcm = new Float32Array(total);
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const speech: SampleSpan[] = [];
   const silences: SampleSpan[] = [];
   let offset = 0;
@@ -68,16 +69,6 @@ function synthesize(parts: readonly Part[], options: SynthesisOptions = {}): Syn
   return { pcm, speech, silences };
 }
 
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function alternate(speechSeconds: readonly number[], silenceSeconds: number): Part[] {
   return speechSeconds.flatMap((seconds, i): Part[] =>

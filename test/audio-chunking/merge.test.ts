@@ -1,3 +1,5 @@
+import { wordEdits } from "../../shared/wer.js";
+import { seededRandom } from "../../shared/seeded-random.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -106,7 +108,7 @@ function simulateChunks(reference: readonly ReferenceWord[], plans: readonly Chu
     const from = to - overlap;
     const newWords = isLastPlan ? reference.length - to : Math.min(plan.newWords, reference.length - to);
     to += newWords;
-    const random = mulberry32(plan.styleSeed);
+    const random = seededRandom(plan.styleSeed);
     const words = reference.slice(from, to).map((w) => styled(w.word, random));
     chunks.push({ from, to, words });
     overlap = Math.min(plan.overlapWords, newWords);
@@ -167,16 +169,6 @@ function styled(word: string, random: () => number): string {
   return r < 0.1 ? `${cased},` : r < 0.15 ? `${cased}.` : r < 0.18 ? `"${cased}?"` : cased;
 }
 
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ambiguityRadius = 4;
 
@@ -204,7 +196,7 @@ function ambiguousSeams(
 }
 
 function wordErrors(reference: readonly ReferenceWord[], merged: MergedTranscript): number {
-  return editDistance(
+  return wordEdits(
     reference.map((w) => w.word),
     wordKeys(merged.text),
   );
@@ -214,17 +206,6 @@ function wordKeys(text: string): string[] {
   return tokenize(text).map((token) => token.key);
 }
 
-function editDistance(a: readonly string[], b: readonly string[]): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length];
-}
 
 function expectWellFormedTimes(merged: MergedTranscript, chunks: readonly ChunkTranscript[]): void {
   const first = chunks[0]?.startSeconds ?? 0;

@@ -1,8 +1,9 @@
+import { API_ERRORS } from "../../shared/api-error.js";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   AUDIO_CONTENT_TYPES,
-  AUDIO_ERROR_HTTP_STATUS,
+  AUDIO_ERROR_CODES,
   AudioError,
   DEFAULT_AUDIO_LIMITS,
   checkAudioLimits,
@@ -325,8 +326,8 @@ describe("checkAudioLimits", () => {
   });
 
   it("maps unsupported formats to 415 and unusable files to 422", () => {
-    expect(AUDIO_ERROR_HTTP_STATUS.unsupported_format).toBe(415);
-    const others = Object.entries(AUDIO_ERROR_HTTP_STATUS).filter(([code]) => code !== "unsupported_format");
-    expect(others.every(([, status]) => status === 422)).toBe(true);
+    expect(API_ERRORS.unsupported_format).toBe(415);
+    const others = AUDIO_ERROR_CODES.filter((code) => code !== "unsupported_format");
+    expect(others.every((code) => API_ERRORS[code] === 422)).toBe(true);
   });
 });
