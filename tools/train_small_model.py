@@ -7,8 +7,10 @@ Needs Debian's python3-torch, python3-onnx, python3-regex, python3-scipy (for Op
 (`apt-get install python3-torch python3-onnx python3-regex python3-scipy espeak-ng sox flac`). CPU only; seeded.
 
 1. Corpus: sentences from tools/asr_corpus/grammar.py spoken by espeak-ng (tools/asr_corpus/synth.py) with
-   random accent, voice variant, speed, pitch, word gap, gain, pauses and white noise. Held-out sentences never
-   appear in training; three evaluation sets: seen voices, unseen voice variants, an unseen accent.
+   random accent, voice variant, speed, pitch, word gap, gain, pauses and white noise; a fifth of the utterances
+   string 2-8 sentences together (up to 28 s, as the worker's 30 s chunks do) and 2 % hold no speech at all
+   (the model answers "language None"). Held-out sentences never appear in training; three evaluation sets:
+   seen voices, unseen voice variants, an unseen accent.
 2. Model: the Qwen3-ASR architecture of tools/qwen3_asr/modeling.py at small sizes, same prompt format and
    "language English<asr_text>…" target, trained with teacher forcing plus an auxiliary CTC loss on the audio
    embeddings (without it the decoder learns to ignore the audio and emits one sentence for everything).
@@ -60,34 +62,62 @@ def small_config(vocab_size: int) -> ModelConfig:
 # ----------------------------------------------------------------------------------------------- corpus
 
 
+BATCH_FRAMES = 24 * 450  # about 110 s of audio per batch, so long-utterance batches cost like short ones
+MULTI_SENTENCE_SHARE = 0.2  # utterances of 2-8 sentences (up to ~28 s): the worker sends 30 s chunks
+NO_SPEECH_SHARE = 0.02  # silence and noise only: the model learns "language None" instead of inventing text
+MAX_MULTI_SECONDS = 28.0
+
+
 def _synth_job(args):
-    sentence, voice, seed, do_augment = args
+    sentences, voice, seed, do_augment = args
     rng = random.Random(seed)
-    audio = speak(sentence, voice)
-    if do_augment:
-        audio = augment(audio, rng)
-    else:
-        audio = augment(audio, rng, pauses=True, noise=False)
-    return audio
+    if not sentences:  # no speech: quiet noise (or digital silence) of 1-4 s
+        seconds = rng.uniform(1.0, 4.0)
+        nrng = np.random.default_rng(rng.getrandbits(32))
+        level = 0.0 if rng.random() < 0.3 else 10 ** (-rng.uniform(35, 60) / 20)
+        noise = nrng.normal(0, level, int(seconds * SAMPLE_RATE)) if level else np.zeros(int(seconds * SAMPLE_RATE))
+        return noise.astype(np.float32), 0
+    pieces, kept = [], 0
+    for sentence in sentences:
+        speech = speak(sentence, voice)
+        gap = np.zeros(int(rng.uniform(0.2, 1.0) * SAMPLE_RATE), dtype=np.float32) if pieces else np.zeros(0, np.float32)
+        if kept > 0 and (sum(p.size for p in pieces) + gap.size + speech.size) / SAMPLE_RATE > MAX_MULTI_SECONDS:
+            break  # whole sentences only, under the limit
+        pieces.extend([gap, speech])
+        kept += 1
+    audio = np.concatenate(pieces)
+    return (augment(audio, rng) if do_augment else augment(audio, rng, pauses=True, noise=False)), kept
+
+
+def _training_sentences(rng: random.Random) -> list[str]:
+    draw = rng.random()
+    if draw < NO_SPEECH_SHARE:
+        return []
+    if draw < NO_SPEECH_SHARE + MULTI_SENTENCE_SHARE:
+        return [grammar.sample(rng, held_out=False) for _ in range(rng.randint(2, 8))]
+    return [grammar.sample(rng, held_out=False)]
 
 
 def make_corpus(n_train: int, n_eval: int, seed: int, procs: int):
     rng = random.Random(seed)
     jobs, meta = [], []
     for i in range(n_train):
-        sentence = grammar.sample(rng, held_out=False)
-        jobs.append((sentence, random_voice(rng, TRAIN_ACCENTS, TRAIN_VARIANTS), rng.getrandbits(32), True))
-        meta.append(("train", sentence))
+        sentences = _training_sentences(rng)
+        jobs.append((sentences, random_voice(rng, TRAIN_ACCENTS, TRAIN_VARIANTS), rng.getrandbits(32), True))
+        meta.append(("train", sentences))
     for name, accents, variants in (("seen_voices", TRAIN_ACCENTS, TRAIN_VARIANTS),
                                     ("unseen_variants", TRAIN_ACCENTS, HELDOUT_VARIANTS),
                                     ("unseen_accent", [HELDOUT_ACCENT], TRAIN_VARIANTS + HELDOUT_VARIANTS)):
         for _ in range(n_eval):
             sentence = grammar.sample(rng, held_out=True)
-            jobs.append((sentence, random_voice(rng, accents, variants), rng.getrandbits(32), True))
+            jobs.append(([sentence], random_voice(rng, accents, variants), rng.getrandbits(32), True))
             meta.append((name, sentence))
     started = time.time()
     with Pool(procs) as pool:
-        audios = pool.map(_synth_job, jobs, chunksize=64)
+        results = pool.map(_synth_job, jobs, chunksize=64)
+    audios = [audio for audio, _ in results]
+    # The transcript is the sentences that fitted under MAX_MULTI_SECONDS.
+    meta = [(kind, " ".join(s[:kept]) if isinstance(s, list) else s) for (kind, s), (_, kept) in zip(meta, results)]
     hours = sum(a.size for a in audios) / SAMPLE_RATE / 3600
     print(f"synthesised {len(audios)} utterances ({hours:.2f} h) in {time.time() - started:.0f} s", flush=True)
     return audios, meta, jobs
@@ -192,6 +222,7 @@ class Trainer:
         self.enc = enc
         self.prefix, self.suffix = prompt_ids(enc)
         self.answer_prefix = enc.encode("language English<asr_text>")
+        self.no_speech_answer = enc.encode("language None<asr_text>")
         self.im_end = enc.token_id("<|im_end|>")
         vocab = model.cfg.text.vocab_size
         self.ctc_head = nn.Linear(model.cfg.audio.output_dim, vocab + 1)  # blank = vocab
@@ -207,7 +238,7 @@ class Trainer:
         # CTC on the audio embeddings: targets are the transcript's tokens.
         text_ids = [self.enc.encode(t) for t in texts]
         log_probs = F.log_softmax(self.ctc_head(nn.utils.rnn.pad_sequence(audio)), dim=-1)  # [T, B, V+1]
-        ctc = F.ctc_loss(log_probs, torch.cat([torch.tensor(t) for t in text_ids]),
+        ctc = F.ctc_loss(log_probs, torch.cat([torch.tensor(t, dtype=torch.long) for t in text_ids]),
                          torch.tensor([a.shape[0] for a in audio]), torch.tensor([len(t) for t in text_ids]),
                          blank=self.model.cfg.text.vocab_size, zero_infinity=True)
         # Teacher forcing over prompt ‖ audio ‖ suffix ‖ answer.
@@ -215,7 +246,7 @@ class Trainer:
         pre = embed(torch.tensor(self.prefix))
         suf = embed(torch.tensor(self.suffix))
         for a, ids in zip(audio, text_ids):
-            target = self.answer_prefix + ids + [self.im_end]
+            target = (self.answer_prefix + ids if ids else self.no_speech_answer) + [self.im_end]
             tgt_emb = embed(torch.tensor(target[:-1]))
             seqs.append(torch.cat([pre, a, suf, tgt_emb]))
             lab = torch.full((seqs[-1].shape[0],), -100, dtype=torch.long)
@@ -356,7 +387,16 @@ def main() -> None:
     warmup = 400
     # Length-bucketed batches: sort by frames, cut into batches, shuffle the batches each epoch.
     order = sorted(range(len(train)), key=lambda i: train[i][0].shape[1])
-    batches = [order[i : i + args.batch] for i in range(0, len(order), args.batch)]
+    batches, current, frames = [], [], 0
+    for i in order:  # at most args.batch utterances and BATCH_FRAMES of audio per batch
+        n = train[i][0].shape[1]
+        if current and (len(current) == args.batch or frames + n > BATCH_FRAMES):
+            batches.append(current)
+            current, frames = [], 0
+        current.append(i)
+        frames += n
+    if current:
+        batches.append(current)
     rng = random.Random(args.seed)
     step, epoch = 0, 0
     t0 = time.time()
@@ -395,6 +435,8 @@ def main() -> None:
     for name, items in evals.items():
         report[name] = wer(model, enc, [i[0].float() for i in items], [i[1] for i in items])
         print(f"final WER {name}: {report[name] * 100:.1f} %", flush=True)
+    os.makedirs(WORK, exist_ok=True)
+    torch.save(model.state_dict(), os.path.join(WORK, "qwen3-asr-synth-en.pt"))  # for fine-tuning later; not shipped
     export_model_dir(model, tokenizer, args.out, "qwen3-asr-synth-en", "float16", max_position_embeddings=4096)
     with open(os.path.join(args.out, "training.json"), "w") as f:
         json.dump({"seed": args.seed, "steps": step, "epochs": epoch, "minutes": args.minutes,

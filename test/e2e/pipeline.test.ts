@@ -8,7 +8,9 @@ import { decodeAudio } from "../../gpu-worker/audio/decode.js";
 import { databaseKinds } from "../support/database.js";
 import { startStack, webhookReceiver, type Stack } from "../support/stack.js";
 
-const MODEL = fileURLToPath(new URL("../fixtures/models/tiny-random", import.meta.url));
+// The model `npm start` ships, trained on synthetic speech: it really transcribes the committed sample.
+const MODEL = fileURLToPath(new URL("../../models/qwen3-asr-synth-en", import.meta.url));
+const SPOKEN = "Set a timer for five minutes.";
 const speechFile = readFileSync(new URL("../fixtures/audio/speech.wav", import.meta.url));
 
 describe.each(databaseKinds)("pipeline end to end on %s", (kind) => {
@@ -39,6 +41,9 @@ describe.each(databaseKinds)("pipeline end to end on %s", (kind) => {
     const decoded = await decodeAudio(new Uint8Array(speechFile));
     const [direct] = await stack.worker.engine.transcribe([{ pcm: decoded.pcm }]);
     expect(job.text).toBe(direct.text);
+    // …and that text is what was spoken.
+    expect(job.text).toBe(SPOKEN);
+    expect(job.language).toBe("en");
 
     const usage = await stack.database.db.select().from(usageRecords).where(eq(usageRecords.jobId, id));
     expect(usage).toHaveLength(1);
