@@ -27,8 +27,9 @@ export interface DecodeResult {
 
 export type EmbedFn = (ids: number[][]) => Promise<Float32Array>;
 
+/** Past keys/values: onnxruntime tensors, so that on a GPU (outputs kept as "gpu-buffer") they never leave it. */
 interface KvCache {
-  tensors: Float32Array[]; // [layer*2 + (0 key | 1 value)], each [B, KV, P, D]
+  tensors: ort.Tensor[]; // [layer*2 + (0 key | 1 value)], each [B, KV, P, D]
   batch: number;
   length: number; // P
 }
@@ -50,21 +51,28 @@ function argmaxRows(logits: Float32Array, rows: number, vocab: number): number[]
   return out;
 }
 
-/** Keeps batch rows `keep` and cache positions [drop, P): finished rows leave, shared left padding goes. */
-function compact(cache: KvCache, keep: number[], drop: number, heads: number, headDim: number): KvCache {
+/**
+ * Keeps batch rows `keep` and cache positions [drop, P): finished rows leave, shared left padding goes. Reads the
+ * cache back to the host (a copy on GPU); this happens only when a row finishes or padding can be dropped.
+ */
+async function compact(cache: KvCache, keep: number[], drop: number, heads: number, headDim: number): Promise<KvCache> {
   const length = cache.length - drop;
   const rowIn = heads * cache.length * headDim;
   const rowOut = heads * length * headDim;
-  const tensors = cache.tensors.map((t) => {
-    const out = new Float32Array(keep.length * rowOut);
-    keep.forEach((row, i) => {
-      for (let h = 0; h < heads; h++) {
-        const src = row * rowIn + (h * cache.length + drop) * headDim;
-        out.set(t.subarray(src, src + length * headDim), i * rowOut + h * length * headDim);
-      }
-    });
-    return out;
-  });
+  const tensors = await Promise.all(
+    cache.tensors.map(async (tensor) => {
+      const t = (await tensor.getData()) as Float32Array;
+      const out = new Float32Array(keep.length * rowOut);
+      keep.forEach((row, i) => {
+        for (let h = 0; h < heads; h++) {
+          const src = row * rowIn + (h * cache.length + drop) * headDim;
+          out.set(t.subarray(src, src + length * headDim), i * rowOut + h * length * headDim);
+        }
+      });
+      tensor.dispose();
+      return new ort.Tensor("float32", out, [keep.length, heads, length, headDim]);
+    }),
+  );
   return { tensors, batch: keep.length, length };
 }
 
@@ -135,7 +143,7 @@ export async function greedyDecode(
     const logits = out.logits.data as Float32Array;
     const next = argmaxRows(logits, active.length, q.vocab_size);
     cache = {
-      tensors: Array.from({ length: 2 * layers }, (_, j) => out[`present.${j >> 1}.${j & 1 ? "value" : "key"}`].data as Float32Array),
+      tensors: Array.from({ length: 2 * layers }, (_, j) => out[`present.${j >> 1}.${j & 1 ? "value" : "key"}`]),
       batch: active.length,
       length: cache.length,
     };
@@ -151,11 +159,14 @@ export async function greedyDecode(
         keep.push(i);
       }
     });
-    if (keep.length === 0) break;
+    if (keep.length === 0) {
+      for (const t of cache.tensors) t.dispose();
+      break;
+    }
 
     const drop = Math.min(...keep.map((i) => pad[i]));
     if (keep.length < active.length || drop > 0) {
-      cache = compact(cache, keep, drop, heads, headDim);
+      cache = await compact(cache, keep, drop, heads, headDim);
       active = keep.map((i) => active[i]);
       pad = keep.map((i) => pad[i] - drop);
       realLength = keep.map((i) => realLength[i]);
@@ -177,10 +188,9 @@ export async function greedyDecode(
       attn_bias: new ort.Tensor("float32", stepBias, [b, 1, 1, P + 1]),
       position_ids: new ort.Tensor("int64", stepPositions, [b, 1]),
     };
-    for (let j = 0; j < 2 * layers; j++) {
-      stepFeeds[`past_key_values.${j >> 1}.${j & 1 ? "value" : "key"}`] = new ort.Tensor("float32", cache.tensors[j], [b, heads, P, headDim]);
-    }
+    for (let j = 0; j < 2 * layers; j++) stepFeeds[`past_key_values.${j >> 1}.${j & 1 ? "value" : "key"}`] = cache.tensors[j];
     out = await decoder.run(stepFeeds);
+    for (const t of cache.tensors) t.dispose(); // the past is spent; on a GPU this frees device memory at once
     cache = { ...cache, length: P + 1 };
     paddedSlots += b * (P + 1);
     realSlots += realLength.reduce((a, n) => a + n, 0);

@@ -102,6 +102,20 @@ export function validateGraphs(dir: ModelDirectory, sessions: ModelSessions): vo
   }
 }
 
+/**
+ * On CUDA the decoder's `present` caches stay on the device ("gpu-buffer") and go straight back in as the next
+ * step's `past`: without this every decode step would copy the whole KV cache to the host and back.
+ */
+function decoderOutputLocation(dir: ModelDirectory, options: SessionOptions): Pick<ort.InferenceSession.SessionOptions, "preferredOutputLocation"> {
+  if (options.executionProvider !== "cuda") return {};
+  const locations: Record<string, "cpu" | "gpu-buffer"> = { logits: "cpu" };
+  for (let i = 0; i < dir.config.qwen3_asr.num_hidden_layers; i++) {
+    locations[`present.${i}.key`] = "gpu-buffer";
+    locations[`present.${i}.value`] = "gpu-buffer";
+  }
+  return { preferredOutputLocation: locations };
+}
+
 export async function openModelSessions(dir: ModelDirectory, options: SessionOptions = {}): Promise<ModelSessions> {
   const provider: ort.InferenceSession.ExecutionProviderConfig =
     options.executionProvider === "cuda" ? { name: "cuda", deviceId: options.deviceId ?? 0 } : "cpu";
@@ -113,7 +127,7 @@ export async function openModelSessions(dir: ModelDirectory, options: SessionOpt
   const [encoder, embedTokens, decoder] = await Promise.all([
     openSession(dir.files.encoder, { ...base, executionProviders: [provider] }),
     openSession(dir.files.embedTokens, { ...base, executionProviders: ["cpu"] }),
-    openSession(dir.files.decoder, { ...base, executionProviders: [provider] }),
+    openSession(dir.files.decoder, { ...base, executionProviders: [provider], ...decoderOutputLocation(dir, options) }),
   ]);
   const sessions = { encoder, embedTokens, decoder };
   try {
