@@ -75,6 +75,12 @@ export async function startEdgeServer(options: StartEdgeOptions): Promise<EdgeSe
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: observability.metrics.instrument(app.fetch), port: options.config.server.port, hostname: options.config.server.host }, () => resolve(s));
   });
+  // Longer than clients' and load balancers' idle timeouts, so the server is not the side that closes a
+  // kept-alive connection just as a request is sent on it.
+  if ("keepAliveTimeout" in server) {
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
+  }
   const port = (server.address() as AddressInfo).port;
   const url = `http://${options.config.server.host}:${port}`;
   logger.info("edge listening", { url });

@@ -84,7 +84,15 @@ export async function startStack(kind: DatabaseKind, overrides: ServiceConfigInp
     async waitFor(jobId, until = (j) => ["completed", "failed", "canceled"].includes(j.status), timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const job = (await (await request(`/v1/transcriptions/${jobId}`)).json()) as Record<string, unknown> & { status: string };
+        let job: Record<string, unknown> & { status: string };
+        try {
+          job = (await (await request(`/v1/transcriptions/${jobId}`)).json()) as typeof job;
+        } catch (error) {
+          // A kept-alive socket the server has just closed: poll again, as any client of a GET would.
+          if (Date.now() > deadline) throw error;
+          await new Promise((r) => setTimeout(r, 100));
+          continue;
+        }
         if (until(job)) return job;
         if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job.status} after ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 100));
