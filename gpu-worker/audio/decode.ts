@@ -64,7 +64,7 @@ export async function decodeAudio(bytes: Uint8Array, options: DecodeOptions = {}
   const header = probeAudioHeader(bytes);
   checkAudioLimits(header, limits);
   const slices = options.ffmpeg ? ffmpegSlices(bytes, header, options) : wasmSlices(bytes, header, limits);
-  const audio = await toMono16k(slices, limits, options);
+  const audio = await toMono16k(slices, limits, options, declaredOutputSamples(header, limits));
   return { ...audio, sourceFormat: header.format, sourceCodec: header.codec };
 }
 
@@ -95,7 +95,18 @@ interface PcmSlice {
 
 type Mono16k = Omit<DecodedAudio, "sourceFormat" | "sourceCodec">;
 
-async function toMono16k(slices: AsyncIterable<PcmSlice>, limits: AudioLimits, options: DecodeOptions): Promise<Mono16k> {
+/**
+ * The 16 kHz length the headers declare (within the duration limit), so the output can be allocated once:
+ * joining pieces at the end would hold the audio twice. Untouched pages of an over-declared buffer cost no
+ * memory (they are zero pages until written).
+ */
+function declaredOutputSamples(header: AudioHeaderInfo, limits: AudioLimits): number {
+  const seconds = header.durationSeconds;
+  if (seconds === undefined || !Number.isFinite(seconds) || seconds <= 0) return 0;
+  return Math.ceil(Math.min(seconds, limits.maxDurationSeconds) * TARGET_SAMPLE_RATE) + TARGET_SAMPLE_RATE;
+}
+
+async function toMono16k(slices: AsyncIterable<PcmSlice>, limits: AudioLimits, options: DecodeOptions, capacity: number): Promise<Mono16k> {
   let sourceSampleRate = 0;
   let sourceChannels = 0;
   let frames = 0;
@@ -108,7 +119,7 @@ async function toMono16k(slices: AsyncIterable<PcmSlice>, limits: AudioLimits, o
       if (!resampler) {
         sourceSampleRate = slice.sampleRate;
         checkAudioLimits({ sampleRate: sourceSampleRate }, limits);
-        resampler = await Resampler.create(sourceSampleRate, options.resampleQuality ?? "fastest");
+        resampler = await Resampler.create(sourceSampleRate, options.resampleQuality ?? "fastest", capacity);
       } else if (slice.sampleRate !== sourceSampleRate) {
         throw new AudioError("undecodable_audio", `sample rate changes mid-stream (${sourceSampleRate} → ${slice.sampleRate} Hz)`);
       }
@@ -176,7 +187,8 @@ const CONVERTERS = {
 /**
  * Streaming mono resampler to 16 kHz over libsamplerate's "full" API (it keeps filter state between
  * calls). Every call copies its input into WASM memory and returns a new array: nothing is modified in
- * place. At 16 kHz already, slices pass through untouched.
+ * place. Output goes into one preallocated array while it fits (the declared length), else into pieces
+ * joined at the end.
  */
 class Resampler {
   private readonly pieces: Float32Array[] = [];
@@ -185,12 +197,14 @@ class Resampler {
   private constructor(
     private readonly sourceRate: number,
     private readonly converter: SampleRateConverter | null,
+    private output: Float32Array | null,
   ) {}
 
-  static async create(sourceRate: number, quality: ResampleQuality): Promise<Resampler> {
-    if (sourceRate === TARGET_SAMPLE_RATE) return new Resampler(sourceRate, null);
+  static async create(sourceRate: number, quality: ResampleQuality, capacity = 0): Promise<Resampler> {
+    const output = capacity > 0 ? new Float32Array(capacity) : null;
+    if (sourceRate === TARGET_SAMPLE_RATE) return new Resampler(sourceRate, null, output);
     const converter = await LibSampleRate.create(1, sourceRate, TARGET_SAMPLE_RATE, { converterType: CONVERTERS[quality] });
-    return new Resampler(sourceRate, converter);
+    return new Resampler(sourceRate, converter, output);
   }
 
   push(mono: Float32Array): void {
@@ -198,10 +212,19 @@ class Resampler {
     const part = 500_000;
     for (let at = 0; at < mono.length; at += part) {
       const input = mono.subarray(at, at + part);
-      const output = this.converter ? this.converter.full(input) : input;
-      this.pieces.push(output);
-      this.produced += output.length;
+      this.append(this.converter ? this.converter.full(input) : input);
     }
+  }
+
+  private append(samples: Float32Array): void {
+    if (this.output && this.produced + samples.length > this.output.length) {
+      // Longer than declared: what is written so far becomes the first piece.
+      this.pieces.push(this.output.subarray(0, this.produced));
+      this.output = null;
+    }
+    if (this.output) this.output.set(samples, this.produced);
+    else this.pieces.push(samples);
+    this.produced += samples.length;
   }
 
   /** All output, exactly round(frames × 16000 / rate) samples long. */
@@ -210,6 +233,11 @@ class Resampler {
     // The converter holds back its filter delay until more input comes: push silence until it is out.
     const silence = new Float32Array(Math.ceil(this.sourceRate / 10));
     for (let i = 0; this.converter && this.produced < expected && i < 100; i++) this.push(silence);
+    const output = this.output;
+    // Unwritten samples are zeros. A header that declared much more than came (a truncated file) would keep
+    // the rest allocated, so then the audio is copied out.
+    if (output && expected <= output.length && output.length - expected <= TARGET_SAMPLE_RATE * 60) return output.subarray(0, expected);
+    if (output) this.pieces.push(output.subarray(0, this.produced));
     const pcm = new Float32Array(expected);
     let at = 0;
     // Pieces are dropped as they are copied, so the audio is not held twice while it is joined.

@@ -105,6 +105,25 @@ describe("decodeAudio on every fixture format", () => {
     expect(audio.pcm.length).toBe(8000);
   });
 
+  it("decodes into one array sized from the header, not pieces joined at the end", async () => {
+    for (const file of ["speech-16k-mono-s16.wav", "speech.flac", "speech-44k1-stereo-s16.wav"]) {
+      const { pcm } = await decodeAudio(fixture(file));
+      // The declared length plus one second of slack (and a sample of rounding).
+      expect(pcm.buffer.byteLength, file).toBeLessThanOrEqual((pcm.length + 16_001) * 4);
+      expect(pcm).toEqual(decoded.get(file)!.pcm);
+    }
+  });
+
+  it("does not keep a buffer sized for what a header claims when far less audio comes", async () => {
+    const lying = fixture("speech.flac");
+    // STREAMINFO's 36-bit total sample count (bytes 21.5-25): claim one hour at 16 kHz.
+    lying[21] = lying[21]! & 0xf0;
+    new DataView(lying.buffer).setUint32(22, 16_000 * 3600);
+    const audio = await decodeAudio(lying);
+    expect(audio.pcm).toEqual(decoded.get("speech.flac")!.pcm);
+    expect(audio.pcm.buffer.byteLength).toBe(audio.pcm.length * 4);
+  });
+
   it("returns a fresh array and leaves the input bytes alone", async () => {
     const bytes = fixture("speech-16k-mono-s16.wav");
     const before = bytes.slice();
