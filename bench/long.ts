@@ -33,5 +33,3 @@ const growth = (a: LongRunResult, b: LongRunResult): string => {
   return `from ${a.seconds / 60} to ${b.seconds / 60} min the peak grew by ${mib(b.peakRssBytes - a.peakRssBytes)}, of which ${mib(beyondPcm)} beyond the decoded PCM (${mib(b.pcmBytes - a.pcmBytes)})`;
 };
 console.log(`\n${growth(results[0], results[results.length - 1])}`);
-// A 1-minute job has fewer chunks than a full batch, so its batches (and their activations) are smaller.
-console.log(`${growth(results[1], results[results.length - 1])} (both with full batches)`);

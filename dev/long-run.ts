@@ -63,6 +63,13 @@ function peakRss(pid: number): number {
   return match ? Number(match[1]) * 1024 : 0;
 }
 
+/**
+ * A fixed batch cap, as a GPU budget would impose: on CPU the 5 GiB budget never binds, and a batch of every
+ * chunk of the job would make the peak follow the chunk count, not the audio held. 3 = the chunks of the
+ * 1-minute job, so every length measured runs full batches and only the audio held differs.
+ */
+const LONG_RUN_MAX_BATCH = 3;
+
 export async function longRunHarness(modelDir: string): Promise<LongRunHarness> {
   const dir = mkdtempSync(join(tmpdir(), "long-run-"));
   const database: Database = await createDatabase({ dataDir: join(dir, "pglite") });
@@ -91,9 +98,7 @@ export async function longRunHarness(modelDir: string): Promise<LongRunHarness> 
           // Short leases: a long poll left open by the previous (killed) worker may swallow the next message
           // until its lease expires, as with real SQS.
           VISIBILITY_TIMEOUT_SECONDS: "10",
-          // A fixed batch cap, as a GPU budget would impose: on CPU the 5 GiB budget never binds, and a batch of
-          // every chunk of the job would make the peak follow the chunk count, not the audio held.
-          MAX_BATCH: process.env.MAX_BATCH ?? "8",
+          MAX_BATCH: String(LONG_RUN_MAX_BATCH),
         },
         stdio: ["ignore", "ignore", "inherit"],
       });

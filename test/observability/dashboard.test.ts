@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SeriesView } from "../../edge/observability/series-view.js";
@@ -8,7 +8,11 @@ const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url);
 const CHARTS = ["chart-throughput", "chart-batch", "chart-memory", "chart-queue", "chart-jobs"];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe("live dashboard in headless Chromium", () => {
+// Debian's chromium package; a machine without it (a fresh checkout) skips this file, .ci/run installs it.
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+if (!existsSync(CHROMIUM)) console.warn(`dashboard test skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+
+describe.runIf(existsSync(CHROMIUM))("live dashboard in headless Chromium", () => {
   let stack: ObservedStack;
   // launch() gives every browser a fresh temporary profile (user-data-dir) of its own, removed on close.
   let browser: Browser;
@@ -26,7 +30,7 @@ describe("live dashboard in headless Chromium", () => {
       await sleep(1100);
     }
     browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
+      executablePath: CHROMIUM,
       args: [
         "--no-sandbox",
         "--disable-gpu",
