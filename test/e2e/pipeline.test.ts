@@ -12,6 +12,7 @@ import { startStack, webhookReceiver, type Stack } from "../support/stack.js";
 const MODEL = fileURLToPath(new URL("../../models/qwen3-asr-synth-en", import.meta.url));
 const SPOKEN = "Set a timer for five minutes.";
 const speechFile = readFileSync(new URL("../fixtures/audio/speech.wav", import.meta.url));
+const silentFile = readFileSync(new URL("../fixtures/audio/silence.wav", import.meta.url));
 
 describe.each(databaseKinds)("pipeline end to end on %s", (kind) => {
   let stack: Stack;
@@ -65,5 +66,21 @@ describe.each(databaseKinds)("pipeline end to end on %s", (kind) => {
     const srt = await stack.request(`/v1/transcriptions/${id}/transcript?format=srt`);
     expect(srt.status).toBe(200);
     expect(srt.headers.get("content-type")).toMatch(/^text\/plain/);
+  });
+
+  it("completes a silent upload with an empty transcript instead of asking the model", async () => {
+    const form = new FormData();
+    form.append("file", new Blob([silentFile], { type: "audio/wav" }), "silence.wav");
+    const created = await stack.request("/v1/transcriptions", { method: "POST", body: form });
+    expect(created.status).toBe(202);
+    const { id } = (await created.json()) as { id: string };
+    const job = await stack.waitFor(id);
+    expect(job).toMatchObject({ status: "completed", progress: 1, text: "", segments: [] });
+    // The model itself, asked, writes a sentence for this silence: the worker must not ask it.
+    const [direct] = await stack.worker.engine.transcribe([{ pcm: (await decodeAudio(new Uint8Array(silentFile))).pcm }]);
+    expect(direct.text).not.toBe("");
+    const srt = await stack.request(`/v1/transcriptions/${id}/transcript?format=srt`);
+    expect(srt.status).toBe(200);
+    expect(await srt.text()).toBe("");
   });
 });
