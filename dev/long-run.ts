@@ -14,7 +14,7 @@ import { jobs } from "../db/schema.js";
 import { createApiKey } from "../edge/store/api-keys.js";
 import { newJobId } from "../edge/store/jobs.js";
 import { FsBlobStore } from "../shared/adapters/fs-blob-store.js";
-import { createSqsClient, SqsJobQueue } from "../shared/adapters/sqs.js";
+import { sqsJobQueue } from "../shared/adapters/sqs.js";
 import { jobMessage } from "../shared/queue.js";
 import { startLocalSqs, type LocalSqs } from "./sqs-emulator.js";
 
@@ -74,7 +74,7 @@ export async function longRunHarness(modelDir: string): Promise<LongRunHarness> 
   const dir = mkdtempSync(join(tmpdir(), "long-run-"));
   const database: Database = await createDatabase({ dataDir: join(dir, "pglite") });
   const sqs: LocalSqs = await startLocalSqs({ visibilityTimeoutSeconds: 10 });
-  const queue = new SqsJobQueue(createSqsClient({ queueUrl: sqs.queueUrl, endpoint: sqs.endpoint }), sqs.queueUrl);
+  const queue = sqsJobQueue({ queueUrl: sqs.queueUrl, endpoint: sqs.endpoint });
   const blobs = new FsBlobStore(join(dir, "blobs"));
   const { record } = await createApiKey(database.db, { name: "long-run" });
 

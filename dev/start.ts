@@ -19,7 +19,7 @@ import { createDatabase } from "../db/client.js";
 import { startEdgeServer } from "../edge/node.js";
 import { ensureApiKey, generateApiKey } from "../edge/store/api-keys.js";
 import { FsBlobStore } from "../shared/adapters/fs-blob-store.js";
-import { createSqsClient, SqsJobQueue } from "../shared/adapters/sqs.js";
+import { sqsJobQueue } from "../shared/adapters/sqs.js";
 import { loadServiceConfig } from "../shared/config-file.js";
 import { createLogger } from "../shared/logger.js";
 import { startLocalSqs } from "./sqs-emulator.js";
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
 
   const database = await createDatabase({ dataDir: join(DATA, "pglite") });
   const sqs = await startLocalSqs({ visibilityTimeoutSeconds: config.queue.visibilityTimeoutSeconds, maxReceiveCount: config.queue.maxReceiveCount });
-  const queue = new SqsJobQueue(createSqsClient({ queueUrl: sqs.queueUrl, endpoint: sqs.endpoint }), sqs.queueUrl);
+  const queue = sqsJobQueue({ queueUrl: sqs.queueUrl, endpoint: sqs.endpoint });
   const blobDir = join(DATA, "blobs");
   const apiKey = devApiKey();
   await ensureApiKey(database.db, apiKey, "local development");

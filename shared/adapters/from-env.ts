@@ -2,7 +2,7 @@ import type { BlobStore } from "../blob-store.js";
 import type { JobQueue, JobQueueReceiver } from "../queue.js";
 import { FsBlobStore } from "./fs-blob-store.js";
 import { S3BlobStore } from "./s3-blob-store.js";
-import { createSqsClient, SqsJobQueue } from "./sqs.js";
+import { sqsJobQueue } from "./sqs.js";
 
 type Env = Record<string, string | undefined>;
 
@@ -27,5 +27,5 @@ export function blobStoreFromEnv(env: Env): BlobStore {
 export function queueFromEnv(env: Env): JobQueue & JobQueueReceiver {
   const queueUrl = env.SQS_QUEUE_URL;
   if (!queueUrl) throw new Error("SQS_QUEUE_URL is required");
-  return new SqsJobQueue(createSqsClient({ queueUrl, endpoint: env.SQS_ENDPOINT, region: env.AWS_REGION }), queueUrl);
+  return sqsJobQueue({ queueUrl, endpoint: env.SQS_ENDPOINT, region: env.AWS_REGION });
 }

@@ -23,6 +23,11 @@ export function createSqsClient(options: SqsOptions): SQSClient {
   });
 }
 
+/** A job queue on the SQS queue at `options.queueUrl`. */
+export function sqsJobQueue(options: SqsOptions): SqsJobQueue {
+  return new SqsJobQueue(createSqsClient(options), options.queueUrl);
+}
+
 /** SQS through the AWS SDK, both directions. */
 export class SqsJobQueue implements JobQueue, JobQueueReceiver {
   constructor(

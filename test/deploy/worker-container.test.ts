@@ -11,7 +11,7 @@ import { startLocalSqs, type LocalSqs } from "../../dev/sqs-emulator.js";
 import { startEdgeServer, type EdgeServer } from "../../edge/node.js";
 import { createApiKey } from "../../edge/store/api-keys.js";
 import { S3BlobStore } from "../../shared/adapters/s3-blob-store.js";
-import { createSqsClient, SqsJobQueue } from "../../shared/adapters/sqs.js";
+import { sqsJobQueue } from "../../shared/adapters/sqs.js";
 import { parseServiceConfig } from "../../shared/config.js";
 import { silentLogger } from "../../shared/logger.js";
 import { testDatabase, type TestDatabase } from "../support/database.js";
@@ -168,7 +168,7 @@ describe("the worker image's entry command, on the CPU without Docker", () => {
 
   it("starts with the image's environment and logs 'worker started'", async () => {
     const config = parseServiceConfig({ server: { port: 0 }, network: { allowPrivateTargets: ["127.0.0.1"] } });
-    const queue = new SqsJobQueue(createSqsClient({ queueUrl: sqs.queueUrl, endpoint: sqs.endpoint, region: REGION }), sqs.queueUrl);
+    const queue = sqsJobQueue({ queueUrl: sqs.queueUrl, endpoint: sqs.endpoint, region: REGION });
     const blobs = new S3BlobStore({ bucket: BUCKET, endpoint: sqs.endpoint, region: REGION });
     apiKey = (await createApiKey(database.db, { name: "image test" })).key;
     edge = await startEdgeServer({ config, database, blobs, queue, logger: silentLogger });

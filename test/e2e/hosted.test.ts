@@ -5,7 +5,7 @@ import OpenAI, { toFile } from "openai";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jobs, usageRecords } from "../../db/schema.js";
-import { createSqsClient, SqsJobQueue } from "../../shared/adapters/sqs.js";
+import { sqsJobQueue } from "../../shared/adapters/sqs.js";
 import { jobMessage } from "../../shared/queue.js";
 import { startStack, webhookReceiver, type Stack } from "../support/stack.js";
 
@@ -48,7 +48,7 @@ describe("hosted features end to end (real PostgreSQL, SQS emulator, worker)", (
     const id = await upload();
     await stack.waitFor(id);
     expect(await bills(id)).toBe(1);
-    const queue = new SqsJobQueue(createSqsClient({ queueUrl: stack.sqs.queueUrl, endpoint: stack.sqs.endpoint }), stack.sqs.queueUrl);
+    const queue = sqsJobQueue({ queueUrl: stack.sqs.queueUrl, endpoint: stack.sqs.endpoint });
     await queue.send(jobMessage(id));
     await queue.send(jobMessage(id));
     // The worker acknowledges both (job already completed); wait until the queue is drained.

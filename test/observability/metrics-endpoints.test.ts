@@ -4,7 +4,7 @@ import { workerHeartbeats } from "../../db/schema.js";
 import type { RecommendationsView } from "../../edge/routes/observability.js";
 import { startWorker } from "../../gpu-worker/main.js";
 import { workerMetricsPort } from "../../gpu-worker/observability.js";
-import { createSqsClient, SqsJobQueue } from "../../shared/adapters/sqs.js";
+import { sqsJobQueue } from "../../shared/adapters/sqs.js";
 import { FsBlobStore } from "../../shared/adapters/fs-blob-store.js";
 import { createLogger } from "../../shared/logger.js";
 import { webhookReceiver } from "../support/stack.js";
@@ -95,7 +95,7 @@ describe("metrics, heartbeats and recommendations on a running stack", () => {
   });
 
   it("a second worker opens its own /metrics port, reports beside the first, and marks its row stopped on exit", async () => {
-    const queue = new SqsJobQueue(createSqsClient({ queueUrl: stack.sqs.queueUrl, endpoint: stack.sqs.endpoint }), stack.sqs.queueUrl);
+    const queue = sqsJobQueue({ queueUrl: stack.sqs.queueUrl, endpoint: stack.sqs.endpoint });
     const second = await startWorker({
       config: stack.config,
       database: stack.database,

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { startEdgeServer, type EdgeServer } from "../../edge/node.js";
 import { FsBlobStore } from "../../shared/adapters/fs-blob-store.js";
-import { createSqsClient, SqsJobQueue } from "../../shared/adapters/sqs.js";
+import { sqsJobQueue } from "../../shared/adapters/sqs.js";
 import type { ServiceConfigInput } from "../../shared/config.js";
 import { silentLogger, type Logger } from "../../shared/logger.js";
 import type { DatabaseKind } from "../support/database.js";
@@ -28,7 +28,7 @@ export interface ObservedStack extends Stack {
 export async function startObservedStack(kind: DatabaseKind, overrides: ServiceConfigInput = {}, logger: Logger = silentLogger, adminToken = "adm_observability_0123456789abcdef"): Promise<ObservedStack> {
   // Polling job status every 100 ms would trip the default 60 requests/minute per key.
   const stack = await startStack(kind, { model: { dir: MODEL }, rateLimits: { requestsPerMinute: 100_000 }, ...overrides }, logger);
-  const queue = new SqsJobQueue(createSqsClient({ queueUrl: stack.sqs.queueUrl, endpoint: stack.sqs.endpoint }), stack.sqs.queueUrl);
+  const queue = sqsJobQueue({ queueUrl: stack.sqs.queueUrl, endpoint: stack.sqs.endpoint });
   const admin = await startEdgeServer({
     config: stack.config,
     database: stack.database,

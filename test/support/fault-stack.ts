@@ -12,7 +12,7 @@ import { createApiKey } from "../../edge/store/api-keys.js";
 import type { Qwen3AsrEngine } from "../../gpu-worker/engine/engine.js";
 import { startWorker, type RunningWorker } from "../../gpu-worker/main.js";
 import { FsBlobStore } from "../../shared/adapters/fs-blob-store.js";
-import { createSqsClient, SqsJobQueue } from "../../shared/adapters/sqs.js";
+import { sqsJobQueue, type SqsJobQueue } from "../../shared/adapters/sqs.js";
 import { parseServiceConfig, type ServiceConfig, type ServiceConfigInput } from "../../shared/config.js";
 import { silentLogger } from "../../shared/logger.js";
 
@@ -79,7 +79,7 @@ export async function startFaultStack(databaseUrl: string, overrides: ServiceCon
   const database = await createDatabase({ url: databaseUrl });
   let sqs = await startLocalSqs({ visibilityTimeoutSeconds: config.queue.visibilityTimeoutSeconds, maxReceiveCount: config.queue.maxReceiveCount });
   const sqsPort = Number(new URL(sqs.endpoint).port);
-  const queue = new SqsJobQueue(createSqsClient({ queueUrl: sqs.queueUrl, endpoint: sqs.endpoint }), sqs.queueUrl);
+  const queue = sqsJobQueue({ queueUrl: sqs.queueUrl, endpoint: sqs.endpoint });
   const blobDir = mkdtempSync(join(tmpdir(), "fault-blobs-"));
   const blobs = new FsBlobStore(blobDir);
   const { key: apiKey, record } = await createApiKey(database.db, { name: "faults" });

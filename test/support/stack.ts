@@ -8,7 +8,7 @@ import { startEdgeServer, type EdgeServer } from "../../edge/node.js";
 import { createApiKey } from "../../edge/store/api-keys.js";
 import { startWorker, type RunningWorker } from "../../gpu-worker/main.js";
 import { FsBlobStore } from "../../shared/adapters/fs-blob-store.js";
-import { createSqsClient, SqsJobQueue } from "../../shared/adapters/sqs.js";
+import { sqsJobQueue } from "../../shared/adapters/sqs.js";
 import { parseServiceConfig, type ServiceConfig, type ServiceConfigInput } from "../../shared/config.js";
 import { silentLogger, type Logger } from "../../shared/logger.js";
 import { testDatabase, type DatabaseKind, type TestDatabase } from "./database.js";
@@ -63,7 +63,7 @@ export async function startStack(kind: DatabaseKind, overrides: ServiceConfigInp
   });
   const database = await testDatabase(kind);
   const sqs = await startLocalSqs({ visibilityTimeoutSeconds: config.queue.visibilityTimeoutSeconds, maxReceiveCount: config.queue.maxReceiveCount });
-  const queue = new SqsJobQueue(createSqsClient({ queueUrl: sqs.queueUrl, endpoint: sqs.endpoint }), sqs.queueUrl);
+  const queue = sqsJobQueue({ queueUrl: sqs.queueUrl, endpoint: sqs.endpoint });
   const blobDir = await mkdtemp(join(tmpdir(), "stack-blobs-"));
   const blobs = new FsBlobStore(blobDir);
   const { key: apiKey, record } = await createApiKey(database.db, { name: "e2e" });

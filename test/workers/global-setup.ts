@@ -4,7 +4,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
 import { createApiKey } from "../../edge/store/api-keys.js";
-import { createSqsClient, SqsJobQueue } from "../../shared/adapters/sqs.js";
+import { sqsJobQueue } from "../../shared/adapters/sqs.js";
 import { testDatabase, testDatabaseUrl } from "../support/database.js";
 import { startNodeInspector } from "./node-inspector.js";
 
@@ -30,7 +30,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const database = await testDatabase("postgres");
   const sqs = await startSqsEmulatorProcess("workers-test-jobs");
-  const queue = new SqsJobQueue(createSqsClient({ queueUrl: sqs.queueUrl, endpoint: sqs.endpoint, region: "us-east-1" }), sqs.queueUrl);
+  const queue = sqsJobQueue({ queueUrl: sqs.queueUrl, endpoint: sqs.endpoint, region: "us-east-1" });
   const inspector = await startNodeInspector(database.db, queue);
   // Rate limits well above what the tests send in a minute.
   const { key: apiKey } = await createApiKey(database.db, { name: "workers-test", rateLimitPerMinute: 10_000 });

@@ -1,7 +1,7 @@
 /** SqsFetchQueue (what the Worker sends jobs with) against the SQS emulator, checked with the AWS SDK. Runs in Node. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalSqs, type LocalSqs } from "../../dev/sqs-emulator.js";
-import { createSqsClient, SqsJobQueue } from "../../shared/adapters/sqs.js";
+import { sqsJobQueue } from "../../shared/adapters/sqs.js";
 import { SqsFetchQueue, SqsRequestError } from "../../shared/adapters/sqs-fetch.js";
 import { jobMessage } from "../../shared/queue.js";
 
@@ -18,7 +18,7 @@ describe("SQS over fetch + SigV4 (aws4fetch)", () => {
 
   it("sends a message the AWS SDK receives", async () => {
     await queue().send(jobMessage("tr_sent_over_fetch"));
-    const receiver = new SqsJobQueue(createSqsClient({ queueUrl: sqs.queueUrl, endpoint: sqs.endpoint, region: "us-east-1" }), sqs.queueUrl);
+    const receiver = sqsJobQueue({ queueUrl: sqs.queueUrl, endpoint: sqs.endpoint, region: "us-east-1" });
     const [message] = await receiver.receive(1, 2);
     expect(JSON.parse(message?.body ?? "null")).toMatchObject({ v: 1, jobId: "tr_sent_over_fetch" });
   });
