@@ -3,7 +3,8 @@ import { audioTokenCount, type ModelConfig } from "../../shared/model-config.js"
 import { LogMelExtractor, normalizePeak, type LogMel } from "../audio/features.js";
 import { encodeClips } from "./audio-encoder.js";
 import { EngineError } from "./errors.js";
-import { greedyDecode, type DecodeRow } from "./greedy-decoder.js";
+import { graphDecode } from "./graph-decoder.js";
+import { greedyDecode, type DecodeResult, type DecodeRow } from "./greedy-decoder.js";
 import { loadModelDirectory, type ModelDirectory } from "./model-dir.js";
 import { openModelSessions, type ModelSessions, type SessionOptions } from "./sessions.js";
 import { AsrTokenizer } from "./tokenizer.js";
@@ -18,8 +19,14 @@ export interface Utterance {
   pcm: Float32Array;
   /** Force the language (a name from config.json's language_suffix_ids, e.g. "English"). */
   language?: string;
-  /** Upper bound on generated tokens; defaults to `defaultMaxNewTokens(duration)`. */
+  /** Tokens reserved for the output (the memory model plans for it); defaults to `defaultMaxNewTokens(duration)`. */
   maxNewTokens?: number;
+  /**
+   * When above `maxNewTokens`, a row that reaches its reservation without an end token is decoded again with
+   * the bound doubled (greedy decoding is deterministic, so the re-run repeats its tokens and goes on), up to
+   * this many tokens. Unset: `maxNewTokens` is a hard bound.
+   */
+  hardMaxNewTokens?: number;
   /** Context text (names, terms, the topic) put in the prompt's system turn, as Qwen3-ASR takes it. */
   context?: string;
 }
@@ -30,6 +37,12 @@ export interface Transcription {
   raw: string;
   generatedIds: number[];
   stopReason: "eos" | "max_new_tokens";
+  /** "stop": the model ended the text; "length": cut at the hard bound (the text may be incomplete). */
+  finishReason: "stop" | "length";
+  /** Natural-log probability of each generated id, aligned with generatedIds. */
+  tokenLogprobs: number[];
+  /** Times this utterance was decoded again with a larger bound because it reached its reservation. */
+  continuations: number;
   tokens: { prompt: number; audio: number; generated: number };
   timings: { featuresMs: number; encoderMs: number; prefillMs: number; decodeMs: number; totalMs: number };
 }
@@ -37,6 +50,8 @@ export interface Transcription {
 export interface BatchStats {
   batchSize: number;
   decodeSteps: number;
+  /** onnxruntime runs of the decoding graph (prefill, steps, continuations) for the whole batch. */
+  decoderRuns: number;
   /** Fraction of decoder cache slots that held padding rather than real tokens. */
   paddingWaste: number;
 }
@@ -49,7 +64,7 @@ export class Qwen3AsrEngine {
   private readonly extractor: LogMelExtractor;
   private readonly promptCache = new Map<string, Float32Array>();
   private readonly contextCache = new Map<string, number[]>();
-  lastBatch: BatchStats = { batchSize: 0, decodeSteps: 0, paddingWaste: 0 };
+  lastBatch: BatchStats = { batchSize: 0, decodeSteps: 0, decoderRuns: 0, paddingWaste: 0 };
 
   private constructor(
     readonly model: ModelDirectory,
@@ -96,6 +111,9 @@ export class Qwen3AsrEngine {
     }
     if (utterance.maxNewTokens !== undefined && !(Number.isInteger(utterance.maxNewTokens) && utterance.maxNewTokens >= 1)) {
       throw new EngineError("sequence_too_long", `maxNewTokens must be a positive integer, got ${utterance.maxNewTokens}`);
+    }
+    if (utterance.hardMaxNewTokens !== undefined && !(Number.isInteger(utterance.hardMaxNewTokens) && utterance.hardMaxNewTokens >= 1)) {
+      throw new EngineError("sequence_too_long", `hardMaxNewTokens must be a positive integer, got ${utterance.hardMaxNewTokens}`);
     }
   }
 
@@ -174,19 +192,38 @@ export class Qwen3AsrEngine {
       promptCounts.push(length);
     }
 
-    const decoded = await greedyDecode(this.sessions.decoder, (ids) => this.embed(ids), this.config, rows);
+    const decoded = await this.decode(rows);
+    // Rows that reached their reservation without an end token are decoded again, alone, with the bound doubled.
+    const hardBound = rows.map((row, i) =>
+      Math.min(Math.max(utterances[i].hardMaxNewTokens ?? row.maxNewTokens, row.maxNewTokens), this.config.max_sequence_length - promptCounts[i]),
+    );
+    const final = decoded.rows.map((row) => ({ ...row, continuations: 0 }));
+    let runs = decoded.runs;
+    for (let i = 0; i < rows.length; i++) {
+      let bound = rows[i].maxNewTokens;
+      while (final[i].stopReason === "max_new_tokens" && bound < hardBound[i]) {
+        bound = Math.min(2 * bound, hardBound[i]);
+        const again = await this.decode([{ prompt: rows[i].prompt, maxNewTokens: bound }]);
+        runs += again.runs;
+        final[i] = { ...again.rows[0], continuations: final[i].continuations + 1 };
+      }
+    }
     this.lastBatch = {
       batchSize: utterances.length,
       decodeSteps: decoded.steps,
+      decoderRuns: runs,
       paddingWaste: decoded.paddedSlots > 0 ? 1 - decoded.realSlots / decoded.paddedSlots : 0,
     };
     const totalMs = performance.now() - started;
-    return decoded.rows.map((row, i) => {
+    return final.map((row, i) => {
       const parsed = this.tokenizer.parse(row.ids, utterances[i].language);
       return {
         ...parsed,
         generatedIds: row.ids,
         stopReason: row.stopReason,
+        finishReason: row.stopReason === "eos" ? "stop" : "length",
+        tokenLogprobs: row.tokenLogprobs,
+        continuations: row.continuations,
         tokens: { prompt: promptCounts[i], audio: encoded[i].tokens, generated: row.ids.length },
         timings: {
           featuresMs: featuresMs[i],
@@ -197,6 +234,16 @@ export class Qwen3AsrEngine {
         },
       };
     });
+  }
+
+  /** Which loop runs the batch: generate.onnx in one run, or decoder.onnx step by step from JavaScript. */
+  get decoding(): "graph" | "host" {
+    return this.sessions.decoder.kind;
+  }
+
+  private decode(rows: DecodeRow[]): Promise<DecodeResult> {
+    const { kind, session } = this.sessions.decoder;
+    return kind === "graph" ? graphDecode(session, this.config, rows) : greedyDecode(session, (ids) => this.embed(ids), this.config, rows);
   }
 
   private async embed(ids: number[][]): Promise<Float32Array> {
@@ -218,6 +265,6 @@ export class Qwen3AsrEngine {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.sessions.encoder.release(), this.sessions.embedTokens.release(), this.sessions.decoder.release()]);
+    await Promise.all([this.sessions.encoder.release(), this.sessions.embedTokens.release(), this.sessions.decoder.session.release()]);
   }
 }

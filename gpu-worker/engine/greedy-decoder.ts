@@ -11,6 +11,8 @@ export interface DecodeRow {
 
 export interface DecodedRow {
   ids: number[];
+  /** Log-probability of each chosen id under the model (natural log). */
+  tokenLogprobs: number[];
   stopReason: "eos" | "max_new_tokens";
   /** Wall time from the start of decoding until this row stopped (prefill included). */
   decodeMs: number;
@@ -23,6 +25,8 @@ export interface DecodeResult {
   /** Padded cache slots vs slots holding real tokens, summed over calls: the padding overhead. */
   paddedSlots: number;
   realSlots: number;
+  /** onnxruntime runs of the decoding graph for this batch (prefill included). */
+  runs: number;
 }
 
 export type EmbedFn = (ids: number[][]) => Promise<Float32Array>;
@@ -34,8 +38,9 @@ interface KvCache {
   length: number; // P
 }
 
-function argmaxRows(logits: Float32Array, rows: number, vocab: number): number[] {
-  const out: number[] = [];
+/** Argmax of each row and its log-probability (log-softmax of the chosen logit, computed stably). */
+function argmaxRows(logits: Float32Array, rows: number, vocab: number): { id: number; logprob: number }[] {
+  const out: { id: number; logprob: number }[] = [];
   for (let r = 0; r < rows; r++) {
     let best = 0;
     let bestValue = -Infinity;
@@ -46,7 +51,9 @@ function argmaxRows(logits: Float32Array, rows: number, vocab: number): number[]
         best = v;
       }
     }
-    out.push(best);
+    let sum = 0;
+    for (let v = 0; v < vocab; v++) sum += Math.exp(logits[base + v] - bestValue);
+    out.push({ id: best, logprob: -Math.log(sum) });
   }
   return out;
 }
@@ -98,7 +105,7 @@ export async function greedyDecode(
 
   const promptLength = rows.map((r) => r.prompt.length / hidden);
   const S = Math.max(...promptLength);
-  const results: DecodedRow[] = rows.map(() => ({ ids: [], stopReason: "max_new_tokens", decodeMs: 0 }));
+  const results: DecodedRow[] = rows.map(() => ({ ids: [], tokenLogprobs: [], stopReason: "max_new_tokens", decodeMs: 0 }));
   let active = rows.map((_, i) => i);
   let pad = promptLength.map((n) => S - n); // leading pad slots per active row, in cache coordinates
   let realLength = [...promptLength];
@@ -138,6 +145,7 @@ export async function greedyDecode(
   realSlots += promptLength.reduce((a, b) => a + b, 0);
   let cache: KvCache = { tensors: [], batch: B, length: S };
   let steps = 0;
+  let runs = 1;
 
   for (;;) {
     const logits = out.logits.data as Float32Array;
@@ -148,10 +156,11 @@ export async function greedyDecode(
       length: cache.length,
     };
     const keep: number[] = [];
-    next.forEach((token, i) => {
+    next.forEach(({ id: token, logprob }, i) => {
       const row = active[i];
       const result = results[row];
       result.ids.push(token);
+      result.tokenLogprobs.push(logprob);
       if (eos.has(token)) result.stopReason = "eos";
       if (eos.has(token) || result.ids.length >= rows[row].maxNewTokens) {
         result.decodeMs = performance.now() - started;
@@ -171,7 +180,7 @@ export async function greedyDecode(
       pad = keep.map((i) => pad[i] - drop);
       realLength = keep.map((i) => realLength[i]);
     }
-    const tokens = keep.map((i) => next[i]);
+    const tokens = keep.map((i) => next[i].id);
 
     // One decode step for the remaining rows.
     const b = active.length;
@@ -190,11 +199,12 @@ export async function greedyDecode(
     };
     for (let j = 0; j < 2 * layers; j++) stepFeeds[`past_key_values.${j >> 1}.${j & 1 ? "value" : "key"}`] = cache.tensors[j];
     out = await decoder.run(stepFeeds);
+    runs++;
     for (const t of cache.tensors) t.dispose(); // the past is spent; on a GPU this frees device memory at once
     cache = { ...cache, length: P + 1 };
     paddedSlots += b * (P + 1);
     realSlots += realLength.reduce((a, n) => a + n, 0);
     steps++;
   }
-  return { rows: results, prefillMs, steps, paddedSlots, realSlots };
+  return { rows: results, prefillMs, steps, paddedSlots, realSlots, runs };
 }

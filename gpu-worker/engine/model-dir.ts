@@ -11,11 +11,14 @@ export const MODEL_FILES = {
   tokenizer: "tokenizer.json",
 } as const;
 
+/** Optional: prefill and the greedy loop in one graph (tools/make_generate_graph.py). */
+export const GENERATE_FILE = "generate.onnx";
+
 export interface ModelDirectory {
   path: string;
   config: ModelConfig;
   tokenizerJson: object;
-  files: { encoder: string; embedTokens: string; decoder: string };
+  files: { encoder: string; embedTokens: string; decoder: string; generate?: string };
 }
 
 function readJson(path: string, what: string): unknown {
@@ -55,6 +58,7 @@ export function loadModelDirectory(dir: string): ModelDirectory {
       encoder: join(path, MODEL_FILES.encoder),
       embedTokens: join(path, MODEL_FILES.embedTokens),
       decoder: join(path, MODEL_FILES.decoder),
+      ...(existsSync(join(path, GENERATE_FILE)) ? { generate: join(path, GENERATE_FILE) } : {}),
     },
   };
 }

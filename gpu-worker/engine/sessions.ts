@@ -15,12 +15,23 @@ export interface SessionOptions {
    * also quantize activations on the fly; "basic" keeps the graph's exact dequantize-then-float semantics.
    */
   graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
+  /**
+   * Where the greedy loop runs. "graph" (the default when the model directory has generate.onnx): one
+   * onnxruntime run per batch, the KV cache never leaves the execution provider. "host": decoder.onnx driven
+   * step by step from JavaScript (models without generate.onnx, and the reference the graph is tested against).
+   */
+  decoding?: "graph" | "host";
 }
+
+export type DecoderSession =
+  | { kind: "graph"; session: ort.InferenceSession }
+  | { kind: "host"; session: ort.InferenceSession };
 
 export interface ModelSessions {
   encoder: ort.InferenceSession;
   embedTokens: ort.InferenceSession;
-  decoder: ort.InferenceSession;
+  /** Only one of decoder.onnx / generate.onnx is loaded: both hold the decoder's weights. */
+  decoder: DecoderSession;
 }
 
 async function openSession(file: string, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
@@ -81,8 +92,12 @@ export function validateGraphs(dir: ModelDirectory, sessions: ModelSessions): vo
   expectTensor(embedTokens, metadataOf(sessions.embedTokens, "input"), "input_ids", "int64", [null, null], "");
   expectTensor(embedTokens, metadataOf(sessions.embedTokens, "output"), "inputs_embeds", "float32", [null, null, q.hidden_size], "hidden_size");
 
-  const decIn = metadataOf(sessions.decoder, "input");
-  const decOut = metadataOf(sessions.decoder, "output");
+  if (sessions.decoder.kind === "graph") {
+    validateGenerateGraph(dir, sessions.decoder.session);
+    return;
+  }
+  const decIn = metadataOf(sessions.decoder.session, "input");
+  const decOut = metadataOf(sessions.decoder.session, "output");
   expectTensor(decoder, decIn, "inputs_embeds", "float32", [null, null, q.hidden_size], "hidden_size");
   expectTensor(decoder, decIn, "attn_bias", "float32", [null, 1, null, null], "");
   expectTensor(decoder, decIn, "position_ids", "int64", [null, null], "");
@@ -100,6 +115,20 @@ export function validateGraphs(dir: ModelDirectory, sessions: ModelSessions): vo
       expectTensor(decoder, decOut, `present.${i}.${kind}`, "float32", [null, q.num_key_value_heads, null, q.head_dim], "num_key_value_heads/head_dim");
     }
   }
+}
+
+function validateGenerateGraph(dir: ModelDirectory, session: ort.InferenceSession): void {
+  const file = dir.files.generate ?? "generate.onnx";
+  const q = dir.config.qwen3_asr;
+  const input = metadataOf(session, "input");
+  const output = metadataOf(session, "output");
+  expectTensor(file, input, "inputs_embeds", "float32", [null, null, q.hidden_size], "hidden_size");
+  expectTensor(file, input, "attn_bias", "float32", [null, 1, null, null], "");
+  expectTensor(file, input, "position_ids", "int64", [null, null], "");
+  expectTensor(file, input, "max_new_tokens", "int64", [null], "");
+  expectTensor(file, input, "eos_token_ids", "int64", [null], "");
+  expectTensor(file, output, "tokens", "int64", [null, null], "");
+  expectTensor(file, output, "token_logprobs", "float32", [null, null], "");
 }
 
 /**
@@ -124,16 +153,23 @@ export async function openModelSessions(dir: ModelDirectory, options: SessionOpt
     ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
   };
   // The embedding table stays on the host: on a GPU it would take vocab × hidden of the memory budget.
-  const [encoder, embedTokens, decoder] = await Promise.all([
+  const useGraph = dir.files.generate !== undefined && options.decoding !== "host";
+  if (options.decoding === "graph" && !useGraph) {
+    throw new EngineError("model_file_missing", `model directory ${dir.path} lacks generate.onnx (tools/make_generate_graph.py writes it)`);
+  }
+  const [encoder, embedTokens, decoderSession] = await Promise.all([
     openSession(dir.files.encoder, { ...base, executionProviders: [provider] }),
     openSession(dir.files.embedTokens, { ...base, executionProviders: ["cpu"] }),
-    openSession(dir.files.decoder, { ...base, executionProviders: [provider], ...decoderOutputLocation(dir, options) }),
+    useGraph
+      ? openSession(dir.files.generate as string, { ...base, executionProviders: [provider] })
+      : openSession(dir.files.decoder, { ...base, executionProviders: [provider], ...decoderOutputLocation(dir, options) }),
   ]);
+  const decoder: DecoderSession = useGraph ? { kind: "graph", session: decoderSession } : { kind: "host", session: decoderSession };
   const sessions = { encoder, embedTokens, decoder };
   try {
     validateGraphs(dir, sessions);
   } catch (error) {
-    await Promise.all([encoder.release(), embedTokens.release(), decoder.release()]);
+    await Promise.all([encoder.release(), embedTokens.release(), decoderSession.release()]);
     throw error;
   }
   return sessions;

@@ -54,7 +54,7 @@ describe("bad model directories fail with an error that names the problem", () =
     editConfig(dir, (c) => {
       c.qwen3_asr.num_key_value_heads = 4;
     });
-    await expect(Qwen3AsrEngine.load(dir)).rejects.toMatchObject({
+    await expect(Qwen3AsrEngine.load(dir, { decoding: "host" })).rejects.toMatchObject({
       code: "invalid_model_graph",
       message: expect.stringMatching(/decoder\.onnx: past_key_values\.0\.key has 2 on axis 1 but config\.json says num_key_value_heads\/head_dim = 4/),
     });
@@ -65,7 +65,7 @@ describe("bad model directories fail with an error that names the problem", () =
     editConfig(dir, (c) => {
       c.qwen3_asr.num_hidden_layers = 3;
     });
-    await expect(Qwen3AsrEngine.load(dir)).rejects.toMatchObject({ code: "invalid_model_graph", message: expect.stringContaining("num_hidden_layers = 3") });
+    await expect(Qwen3AsrEngine.load(dir, { decoding: "host" })).rejects.toMatchObject({ code: "invalid_model_graph", message: expect.stringContaining("num_hidden_layers = 3") });
   });
 
   it("a vocabulary size that disagrees with the logits", async () => {
@@ -73,13 +73,22 @@ describe("bad model directories fail with an error that names the problem", () =
     editConfig(dir, (c) => {
       c.qwen3_asr.vocab_size = 1024;
     });
-    await expect(Qwen3AsrEngine.load(dir)).rejects.toMatchObject({ code: "invalid_model_graph", message: expect.stringContaining("vocab_size = 1024") });
+    await expect(Qwen3AsrEngine.load(dir, { decoding: "host" })).rejects.toMatchObject({ code: "invalid_model_graph", message: expect.stringContaining("vocab_size = 1024") });
   });
 
-  it.each(["decoder.onnx", "encoder.onnx"])("a corrupt %s", async (file) => {
+  it.each(["decoder.onnx", "encoder.onnx", "generate.onnx"])("a corrupt %s", async (file) => {
     const dir = copyModel();
     truncateSync(join(dir, file), 1000);
-    await expect(Qwen3AsrEngine.load(dir)).rejects.toMatchObject({ code: "invalid_model_graph", message: expect.stringContaining(`${file} cannot be loaded`) });
+    await expect(Qwen3AsrEngine.load(dir, { decoding: file === "decoder.onnx" ? "host" : "graph" })).rejects.toMatchObject({ code: "invalid_model_graph", message: expect.stringContaining(`${file} cannot be loaded`) });
+  });
+
+  it("asks for generate.onnx by name when graph decoding is required and the file is missing", async () => {
+    const dir = copyModel();
+    unlinkSync(join(dir, "generate.onnx"));
+    await expect(Qwen3AsrEngine.load(dir, { decoding: "graph" })).rejects.toMatchObject({ code: "model_file_missing", message: expect.stringContaining("generate.onnx") });
+    const engine = await Qwen3AsrEngine.load(dir);
+    expect(engine.decoding).toBe("host");
+    await engine.close();
   });
 
   it("a tokenizer.json without a model section", async () => {

@@ -1,0 +1,36 @@
+#!/usr/bin/python3
+"""Write generate.onnx (prefill + the greedy loop in one graph) next to a model directory's decoder.onnx.
+
+    /usr/bin/python3 tools/make_generate_graph.py models/qwen3-asr-synth-en [more model dirs…]
+
+See tools/qwen3_asr/generate_graph.py for the graph and gpu-worker/engine/README.md for the contract.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import onnx  # noqa: E402
+
+from qwen3_asr.generate_graph import build_generate_graph  # noqa: E402
+
+
+def write_generate_graph(model_dir: str) -> str:
+    with open(os.path.join(model_dir, "config.json")) as f:
+        config = json.load(f)
+    q = config["qwen3_asr"]
+    decoder = onnx.load(os.path.join(model_dir, "decoder.onnx"))
+    model = build_generate_graph(decoder, q["num_hidden_layers"], q["num_key_value_heads"],
+                                 q["head_dim"], q["hidden_size"])
+    out = os.path.join(model_dir, "generate.onnx")
+    onnx.save(model, out)
+    onnx.checker.check_model(out)
+    return out
+
+
+if __name__ == "__main__":
+    for d in sys.argv[1:]:
+        print("wrote", write_generate_graph(d))
