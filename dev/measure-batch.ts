@@ -15,17 +15,17 @@ function status(field: "VmHWM" | "VmRSS"): number {
 }
 
 const [modelDir, shapeJson] = process.argv.slice(2);
-const shape = JSON.parse(shapeJson) as { seconds: number[]; maxNewTokens: number[]; encoderSlicesPerCall: number };
+const shape = JSON.parse(shapeJson) as { seconds: number[]; maxNewTokens: number[]; encoderSlicesPerCall: number; decoding?: "graph" | "host" };
 const speech = readPcm16Wav(fileURLToPath(new URL("../test/fixtures/audio/speech-long.wav", import.meta.url)));
 const clip = (seconds: number): Float32Array => {
   const out = new Float32Array(Math.round(seconds * 16000));
   for (let i = 0; i < out.length; i += speech.length) out.set(speech.subarray(0, Math.min(speech.length, out.length - i)), i);
   return out;
 };
-const engine = await Qwen3AsrEngine.load(modelDir);
+const engine = await Qwen3AsrEngine.load(modelDir, shape.decoding ? { decoding: shape.decoding } : {});
 const utterances = shape.seconds.map((s, i) => ({ pcm: clip(s), maxNewTokens: shape.maxNewTokens[i] }));
 global.gc?.();
 const baseline = status("VmRSS");
 await engine.transcribe(utterances, { encoderSlicesPerCall: shape.encoderSlicesPerCall });
 const frames = utterances.map((u) => Math.floor(u.pcm.length / engine.config.hop_length));
-process.stdout.write(JSON.stringify({ frames, baselineBytes: baseline, peakBytes: status("VmHWM"), steps: engine.lastBatch.decodeSteps }) + "\n");
+process.stdout.write(JSON.stringify({ frames, baselineBytes: baseline, peakBytes: status("VmHWM"), steps: engine.lastBatch.decodeSteps, decoding: engine.decoding }) + "\n");

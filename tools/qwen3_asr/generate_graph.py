@@ -7,7 +7,9 @@ device tensors, so nothing can stay on the GPU between two runs). generate.onnx 
     prefill (the decoder's nodes) -> first token
     Loop(body = the decoder's nodes again + ArgMax + LogSoftmax + stop test)  -> one token per row per step
 
-The KV cache is a loop-carried value: it never leaves the execution provider until the loop ends. Every
+The KV cache never leaves the execution provider. It is split in two: the prompt's part, written once by the
+prefill and read by every step from the outer scope (never copied), and the generated tokens' part, which is
+loop-carried (onnxruntime's Loop allocates each iteration's outputs anew, so that part exists more than once). Every
 weight is stored once, in the main graph; the body refers to the weights (and to every node that depends only
 on weights, such as a Cast of fp16 storage) through the outer scope, so nothing is duplicated per iteration.
 
@@ -153,7 +155,7 @@ def build_generate_graph(decoder: onnx.ModelProto, num_layers: int, kv_heads: in
         helper.make_tensor_value_info(S + "bias", io_type, ["batch", 1, 1, "past"]),
         helper.make_tensor_value_info(S + "finished", TensorProto.BOOL, ["batch"]),
         helper.make_tensor_value_info(S + "count", TensorProto.INT64, ["batch"]),
-    ] + [helper.make_tensor_value_info(S + n, io_type, ["batch", kv_heads, "past", head_dim]) for n in kv_names]
+    ] + [helper.make_tensor_value_info(S + n, io_type, ["batch", kv_heads, "generated", head_dim]) for n in kv_names]
     body_nodes += [
         # Embedding: column `token` of the [hidden, vocab] lm_head weight (tied), i.e. row `token` of embed_tokens.
         node("Gather", [weight, S + "token"], [S + "emb_t"], axis=1),
@@ -169,6 +171,11 @@ def build_generate_graph(decoder: onnx.ModelProto, num_layers: int, kv_heads: in
     ]
     rename = {"inputs_embeds": S + "inputs_embeds", "attn_bias": S + "attn_bias", "position_ids": S + "position_ids"}
     rename.update({n: S + n for n in kv_names})
+    # Split cache: the prompt's keys/values (the prefill's `present`, computed once in the main graph) are read
+    # from the outer scope and never copied; only the generated tokens' cache is loop-carried. Each layer
+    # attends over Concat(prompt cache, generated cache): a transient of one layer, freed before the next.
+    generated_cache = {S + n for n in present_names}
+    full_cache = {S + n: f"{S}full.{n}" for n in present_names}
     for n in decoder_nodes:
         copy = onnx.NodeProto()
         copy.CopyFrom(n)
@@ -178,9 +185,15 @@ def build_generate_graph(decoder: onnx.ModelProto, num_layers: int, kv_heads: in
                 copy.input[i] = rename[name]
             elif name and name not in const:
                 copy.input[i] = S + name
+                if S + name in generated_cache:
+                    copy.input[i] = full_cache[S + name]
         for i, name in enumerate(copy.output):
             copy.output[i] = S + name
         body_nodes.append(copy)
+        for name in copy.output:
+            if name in generated_cache:
+                prompt_cache = name[len(S):]
+                body_nodes.append(node("Concat", [prompt_cache, name], [full_cache[name]], axis=2))
     nxt, nxt_logp = pick(S, S + "logits", body_nodes, "gen/")
     nxt_eos = is_eos(S, nxt, body_nodes, "gen/")
     body_nodes += [
@@ -205,13 +218,13 @@ def build_generate_graph(decoder: onnx.ModelProto, num_layers: int, kv_heads: in
         helper.make_tensor_value_info(S + "bias_out", io_type, ["batch", 1, 1, "total"]),
         helper.make_tensor_value_info(S + "finished_out", TensorProto.BOOL, ["batch"]),
         helper.make_tensor_value_info(S + "count_out", TensorProto.INT64, ["batch"]),
-    ] + [helper.make_tensor_value_info(S + n, io_type, ["batch", kv_heads, "total", head_dim]) for n in present_names] + [
+    ] + [helper.make_tensor_value_info(S + n, io_type, ["batch", kv_heads, "generated_next", head_dim]) for n in present_names] + [
         helper.make_tensor_value_info(S + "scan_token", TensorProto.INT64, ["batch"]),
         helper.make_tensor_value_info(S + "scan_logp", TensorProto.FLOAT, ["batch"]),
     ]
     body = helper.make_graph(body_nodes, "decode_step", body_inputs, body_outputs)
 
-    carried_in = [first, "gen/position0", "gen/bias0", "gen/finished0", "gen/count0"] + present_names
+    carried_in = [first, "gen/position0", "gen/bias0", "gen/finished0", "gen/count0"] + ["gen/empty_kv"] * len(present_names)
     carried_out = ["gen/last_token", "gen/last_position", "gen/last_bias", "gen/last_finished", "gen/last_count"] + [
         f"gen/last_{n}" for n in present_names]
     main_nodes.append(helper.make_node("Loop", ["gen/trips", "gen/true"] + carried_in,
