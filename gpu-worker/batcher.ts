@@ -2,7 +2,7 @@ import type { ModelConfig } from "../shared/model-config.js";
 import type { Logger } from "../shared/logger.js";
 import type { Qwen3AsrEngine, Transcription } from "./engine/engine.js";
 import { EngineError } from "./engine/errors.js";
-import { itemMaxNewTokens, type MemoryBreakdown } from "./scheduler/memory-model.js";
+import { durationSecondsOf, hardMaxNewTokensFor, itemMaxNewTokens, type MemoryBreakdown } from "./scheduler/memory-model.js";
 import { planNextBatch, type PlannerConfig, type WorkItem } from "./scheduler/planner.js";
 
 /** A piece of audio to transcribe: a chunk of a long job, or a whole short one. */
@@ -120,7 +120,14 @@ export class Batcher {
     const started = performance.now();
     try {
       const results = await this.options.engine.transcribe(
-        batch.map((w) => ({ pcm: w.pcm, language: w.forcedLanguage, maxNewTokens: this.maxNewTokens(w), context: w.context })),
+        batch.map((w) => ({
+          pcm: w.pcm,
+          language: w.forcedLanguage,
+          maxNewTokens: this.maxNewTokens(w),
+          // A chunk that outgrows its reservation is continued, never cut short.
+          hardMaxNewTokens: Math.max(this.maxNewTokens(w), hardMaxNewTokensFor(durationSecondsOf(this.options.model, w.frames))),
+          context: w.context,
+        })),
         { encoderSlicesPerCall },
       );
       this.options.onBatch?.({

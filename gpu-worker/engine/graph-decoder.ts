@@ -13,7 +13,12 @@ import type { DecodeResult, DecodeRow, DecodedRow } from "./greedy-decoder.js";
  * a row never attends to another, so its neighbours' tokens do not change; the planner keeps batches of similar
  * length, which keeps that waste small.
  */
-export async function graphDecode(generate: ort.InferenceSession, config: ModelConfig, rows: DecodeRow[]): Promise<DecodeResult> {
+export async function graphDecode(
+  generate: ort.InferenceSession,
+  config: ModelConfig,
+  rows: DecodeRow[],
+  watchTokenIds: readonly number[] = config.eos_token_ids,
+): Promise<DecodeResult> {
   const hidden = config.qwen3_asr.hidden_size;
   const eos = new Set(config.eos_token_ids);
   const started = performance.now();
@@ -42,28 +47,32 @@ export async function graphDecode(generate: ort.InferenceSession, config: ModelC
     position_ids: new ort.Tensor("int64", positions, [B, S]),
     max_new_tokens: new ort.Tensor("int64", BigInt64Array.from(rows, (r) => BigInt(r.maxNewTokens)), [B]),
     eos_token_ids: new ort.Tensor("int64", BigInt64Array.from(config.eos_token_ids, BigInt), [config.eos_token_ids.length]),
+    watch_token_ids: new ort.Tensor("int64", BigInt64Array.from(watchTokenIds, BigInt), [watchTokenIds.length]),
   });
   const elapsed = performance.now() - started;
   const steps = out.tokens.dims[0];
   const tokens = out.tokens.data as BigInt64Array;
   const logprobs = out.token_logprobs.data as Float32Array;
-  out.tokens.dispose();
-  out.token_logprobs.dispose();
+  const watch = out.watch_logprobs.data as Float32Array;
+  const W = watchTokenIds.length;
+  for (const name of ["tokens", "token_logprobs", "watch_logprobs"]) out[name].dispose();
 
   const results: DecodedRow[] = rows.map((row, r) => {
     const ids: number[] = [];
     const tokenLogprobs: number[] = [];
+    const watchLogprobs: number[][] = [];
     let stopReason: DecodedRow["stopReason"] = "max_new_tokens";
     for (let t = 0; t < steps && ids.length < row.maxNewTokens; t++) {
       const id = Number(tokens[t * B + r]);
       ids.push(id);
       tokenLogprobs.push(logprobs[t * B + r]);
+      watchLogprobs.push(Array.from(watch.subarray((t * B + r) * W, (t * B + r + 1) * W)));
       if (eos.has(id)) {
         stopReason = "eos";
         break;
       }
     }
-    return { ids, tokenLogprobs, stopReason, decodeMs: elapsed };
+    return { ids, tokenLogprobs, watchLogprobs, stopReason, decodeMs: elapsed };
   });
 
   // Slots the attention read (every row, every step) against those holding a row's real tokens while it ran.

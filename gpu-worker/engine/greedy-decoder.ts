@@ -13,6 +13,8 @@ export interface DecodedRow {
   ids: number[];
   /** Log-probability of each chosen id under the model (natural log). */
   tokenLogprobs: number[];
+  /** Per step, the log-probabilities of the watched token ids (graph decoding's `watch_token_ids`). */
+  watchLogprobs?: number[][];
   stopReason: "eos" | "max_new_tokens";
   /** Wall time from the start of decoding until this row stopped (prefill included). */
   decodeMs: number;

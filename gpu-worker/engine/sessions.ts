@@ -127,6 +127,8 @@ function validateGenerateGraph(dir: ModelDirectory, session: ort.InferenceSessio
   expectTensor(file, input, "position_ids", "int64", [null, null], "");
   expectTensor(file, input, "max_new_tokens", "int64", [null], "");
   expectTensor(file, input, "eos_token_ids", "int64", [null], "");
+  expectTensor(file, input, "watch_token_ids", "int64", [null], "");
+  expectTensor(file, output, "watch_logprobs", "float32", [null, null, null], "");
   expectTensor(file, output, "tokens", "int64", [null, null], "");
   expectTensor(file, output, "token_logprobs", "float32", [null, null], "");
 }
@@ -150,6 +152,9 @@ export async function openModelSessions(dir: ModelDirectory, options: SessionOpt
     options.executionProvider === "cuda" ? { name: "cuda", deviceId: options.deviceId ?? 0 } : "cpu";
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: options.graphOptimizationLevel ?? "all",
+    ...(process.env.EXP_NO_ARENA ? { enableCpuMemArena: false } : {}),
+    // Errors only: the optimiser warns about every weight it cannot de-duplicate across the Loop's scopes.
+    logSeverityLevel: 3,
     ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
   };
   // The embedding table stays on the host: on a GPU it would take vocab × hidden of the memory budget.

@@ -76,10 +76,25 @@ export interface MemoryBreakdown {
 
 // ---------------------------------------------------------------------------------------------- constants
 
-/** Speech runs ≈ 3.3 tokens/s; 6/s covers fast talkers and dense scripts. */
-export const MAX_NEW_TOKENS_PER_SECOND = 6;
+/**
+ * Output tokens per second of speech reserved for a chunk, by forced language: a high percentile, not the worst
+ * case — a chunk that needs more is continued (the engine re-runs it with a doubled bound), never cut.
+ * English ≈ 2.7–3.7 tokens/s (80–110 tokens per 30 s chunk); dense scripts need more: with the real Qwen3
+ * tokenizer Hindi ≈ 15 and Thai ≈ 10 tokens/s (issue 15's measurement, on sample text at speaking rate).
+ * Languages not listed, and auto-detected ones, get the default.
+ */
+export const OUTPUT_TOKENS_PER_SECOND: Readonly<Record<string, number>> = { English: 4.5, Hindi: 16, Thai: 11 };
+export const DEFAULT_OUTPUT_TOKENS_PER_SECOND = 6;
+/** Kept for callers that reserve without a language: the default rate. */
+export const MAX_NEW_TOKENS_PER_SECOND = DEFAULT_OUTPUT_TOKENS_PER_SECOND;
 /** Covers the "language X<asr_text>" preamble and the end token on very short clips. */
 export const MAX_NEW_TOKENS_HEADROOM = 16;
+/**
+ * The hard bound a continued chunk may reach: far above any speech (≈ 25 tokens/s), so only a model stuck
+ * repeating itself stops there, and its result says finish_reason "length".
+ */
+export const HARD_OUTPUT_TOKENS_PER_SECOND = 25;
+export const HARD_OUTPUT_HEADROOM = 64;
 /**
  * The merged decoder concatenates past and new keys into fresh `present` tensors, so at every decode step
  * the past [B, KV, P, D] and the present [B, KV, P+1, D] of every layer are alive together.
@@ -234,15 +249,19 @@ export function kvBytesPerToken(config: ModelConfig, ioDtype: IoDtype): number {
   return q.num_hidden_layers * 2 * q.num_key_value_heads * q.head_dim * ioBytes(ioDtype);
 }
 
-/** Generation bound from the clip's duration, so a batch can never outgrow its plan. */
-export const maxNewTokensFor = (durationSeconds: number): number =>
-  Math.ceil(MAX_NEW_TOKENS_PER_SECOND * durationSeconds) + MAX_NEW_TOKENS_HEADROOM;
+/** Output reservation from the clip's duration and (forced) language, so a batch can never outgrow its plan. */
+export const maxNewTokensFor = (durationSeconds: number, language?: string): number =>
+  Math.ceil((OUTPUT_TOKENS_PER_SECOND[language ?? ""] ?? DEFAULT_OUTPUT_TOKENS_PER_SECOND) * durationSeconds) + MAX_NEW_TOKENS_HEADROOM;
+
+/** How far a chunk that outgrows its reservation may be continued (see HARD_OUTPUT_TOKENS_PER_SECOND). */
+export const hardMaxNewTokensFor = (durationSeconds: number): number =>
+  Math.ceil(HARD_OUTPUT_TOKENS_PER_SECOND * durationSeconds) + HARD_OUTPUT_HEADROOM;
 
 export const durationSecondsOf = (config: ModelConfig, frames: number): number =>
   (frames * config.hop_length) / config.qwen3_asr.sample_rate;
 
 export const itemMaxNewTokens = (config: ModelConfig, item: ItemShape): number =>
-  item.maxNewTokens ?? maxNewTokensFor(durationSecondsOf(config, item.frames));
+  item.maxNewTokens ?? maxNewTokensFor(durationSecondsOf(config, item.frames), item.forcedLanguage);
 
 /** Prompt length: prefix + A(F) audio tokens + suffix (the forced-language suffix is longer). */
 export function promptTokens(config: ModelConfig, item: ItemShape): number {

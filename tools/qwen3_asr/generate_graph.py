@@ -14,8 +14,10 @@ weight is stored once, in the main graph; the body refers to the weights (and to
 on weights, such as a Cast of fp16 storage) through the outer scope, so nothing is duplicated per iteration.
 
 Inputs: inputs_embeds [B,S,H], attn_bias [B,1,S,S], position_ids [B,S] (the decoder's prefill inputs, left
-padded), max_new_tokens [B] (int64, >= 1) and eos_token_ids [E] (int64, config.json's). Outputs: tokens [T,B] (int64) and token_logprobs [T,B] (the
-log-probability of each chosen token, float32), T = 1 + the number of loop iterations. The loop stops when
+padded), max_new_tokens [B] (int64, >= 1), eos_token_ids [E] (int64, config.json's) and watch_token_ids [W]
+(int64, W >= 1: tokens whose log-probability the host wants at every step, e.g. for a no-speech probability).
+Outputs: tokens [T,B] (int64), token_logprobs [T,B] (the log-probability of each chosen token, float32) and
+watch_logprobs [T,B,W], T = 1 + the number of loop iterations. The loop stops when
 every row has ended (an EOS id or its own bound); a row that ended earlier keeps being computed (its later
 tokens are ignored by the host): rows never look at each other, so its neighbours' tokens do not change.
 """
@@ -112,6 +114,7 @@ def build_generate_graph(decoder: onnx.ModelProto, num_layers: int, kv_heads: in
             node("Unsqueeze", [prefix + "next", scope + "axis1"], [prefix + "next_col"]),
             node("GatherElements", [prefix + "logp_all", prefix + "next_col"], [prefix + "logp_col"], axis=1),
             node("Squeeze", [prefix + "logp_col", scope + "axis1"], [prefix + "logp"]),
+            node("Gather", [prefix + "logp_all", "watch_token_ids"], [prefix + "watch"], axis=1),
         ]
         return prefix + "next", prefix + "logp"
 
@@ -210,6 +213,7 @@ def build_generate_graph(decoder: onnx.ModelProto, num_layers: int, kv_heads: in
         node("Identity", [S + "attn_bias"], [S + "bias_out"]),
         node("Identity", [nxt], [S + "scan_token"]),
         node("Identity", [nxt_logp], [S + "scan_logp"]),
+        node("Identity", [S + "watch"], [S + "scan_watch"]),
     ]
     body_outputs = [
         helper.make_tensor_value_info(S + "cond_out", TensorProto.BOOL, []),
@@ -221,6 +225,7 @@ def build_generate_graph(decoder: onnx.ModelProto, num_layers: int, kv_heads: in
     ] + [helper.make_tensor_value_info(S + n, io_type, ["batch", kv_heads, "generated_next", head_dim]) for n in present_names] + [
         helper.make_tensor_value_info(S + "scan_token", TensorProto.INT64, ["batch"]),
         helper.make_tensor_value_info(S + "scan_logp", TensorProto.FLOAT, ["batch"]),
+        helper.make_tensor_value_info(S + "scan_watch", TensorProto.FLOAT, ["batch", "watch"]),
     ]
     body = helper.make_graph(body_nodes, "decode_step", body_inputs, body_outputs)
 
@@ -228,20 +233,24 @@ def build_generate_graph(decoder: onnx.ModelProto, num_layers: int, kv_heads: in
     carried_out = ["gen/last_token", "gen/last_position", "gen/last_bias", "gen/last_finished", "gen/last_count"] + [
         f"gen/last_{n}" for n in present_names]
     main_nodes.append(helper.make_node("Loop", ["gen/trips", "gen/true"] + carried_in,
-                                       carried_out + ["gen/loop_tokens", "gen/loop_logp"], name="gen/loop", body=body))
+                                       carried_out + ["gen/loop_tokens", "gen/loop_logp", "gen/loop_watch"], name="gen/loop", body=body))
     main_nodes += [
         node("Unsqueeze", [first, "gen/axis0"], ["gen/first_row"]),
         node("Unsqueeze", [first_logp, "gen/axis0"], ["gen/first_logp_row"]),
         node("Concat", ["gen/first_row", "gen/loop_tokens"], ["tokens"], axis=0),
         node("Concat", ["gen/first_logp_row", "gen/loop_logp"], ["token_logprobs"], axis=0),
+        node("Unsqueeze", ["gen/first_watch", "gen/axis0"], ["gen/first_watch_row"]),
+        node("Concat", ["gen/first_watch_row", "gen/loop_watch"], ["watch_logprobs"], axis=0),
     ]
 
     inputs = [i for i in g.input if i.name not in kv_names]
     inputs.append(helper.make_tensor_value_info("max_new_tokens", TensorProto.INT64, ["batch"]))
     inputs.append(helper.make_tensor_value_info("eos_token_ids", TensorProto.INT64, ["eos"]))
+    inputs.append(helper.make_tensor_value_info("watch_token_ids", TensorProto.INT64, ["watch"]))
     outputs = [
         helper.make_tensor_value_info("tokens", TensorProto.INT64, ["steps", "batch"]),
         helper.make_tensor_value_info("token_logprobs", TensorProto.FLOAT, ["steps", "batch"]),
+        helper.make_tensor_value_info("watch_logprobs", TensorProto.FLOAT, ["steps", "batch", "watch"]),
     ]
     main = helper.make_graph(main_nodes, "generate", inputs, outputs, initializer=list(g.initializer) + inits)
     model = helper.make_model(main, opset_imports=list(decoder.opset_import), producer_name="qwen3-asr-generate")
