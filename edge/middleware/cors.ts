@@ -31,7 +31,8 @@ export function apiCors(globalOrigins: readonly string[], maxAgeSeconds: number)
   return cors({
     origin: async (origin, c) => {
       if (wildcard) return "*";
-      if (!origin) return null;
+      // No Origin, or the API's own pages (same origin): nothing to allow, and no key lookup.
+      if (!origin || origin === new URL(c.req.url).origin) return null;
       if (originAllowed(origin, globalOrigins)) return origin;
       return (await anyKeyAllowsOrigin(c.get("deps").db, origin)) ? origin : null;
     },

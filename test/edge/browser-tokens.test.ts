@@ -62,6 +62,29 @@ describe("browser tokens", () => {
     expect(new Date((await mint({ expires_in: 60 })).expires_at).getTime() - before).toBe(60_000);
   });
 
+  it("is minted without a body too", async () => {
+    const res = await edge.request("/v1/tokens", { method: "POST" });
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as MintedToken).token).toMatch(/^bt_/);
+  });
+
+  it("replays an idempotent create only to the token that made the job", async () => {
+    const first = await mint();
+    const second = await mint();
+    const create = (key: string) => edge.request("/v1/transcriptions", { key, method: "POST", headers: { "Idempotency-Key": "page-retry-1" }, body: multipart() });
+    const made = await create(first.token);
+    expect(made.status).toBe(202);
+    const id = ((await made.json()) as { id: string }).id;
+    const again = await create(first.token);
+    expect(again.status).toBe(202);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(((await again.json()) as { id: string }).id).toBe(id);
+    // Another token of the key, same key and body: not handed the first token's job.
+    const foreign = await create(second.token);
+    expect(foreign.status).toBe(409);
+    expect((await edge.request(`/v1/transcriptions/${id}`, { key: second.token })).status).toBe(404);
+  });
+
   it("refuses lifetimes past the maximum and origins that are not allowed for the key", async () => {
     const post = (body: unknown) => edge.request("/v1/tokens", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
     expect((await post({ expires_in: 901 })).status).toBe(400);

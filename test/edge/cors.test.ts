@@ -53,6 +53,12 @@ describe("CORS over real HTTP", () => {
     expect(((await other.json()) as { error: { code: string } }).error.code).toBe("forbidden");
   });
 
+  it("lets the API's own pages (same origin) call it with any key", async () => {
+    const res = await edge.request("/v1/usage", { key: edge.otherKey, headers: { Origin: edge.url } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
   it("exposes the headers a page needs on successes and on errors", async () => {
     const ok = await edge.request("/v1/usage", { key: edge.otherKey, headers: { Origin: APP } });
     expect(ok.status).toBe(200);
