@@ -14,7 +14,6 @@ export function canonicalOrigin(text: string): string | null {
   if (url.protocol !== "http:" && url.protocol !== "https:") return null;
   // A path, query, credentials or fragment means the text is a URL, not an origin: refuse rather than guess.
   if (url.username || url.password || url.search || url.hash || (url.pathname !== "/" && url.pathname !== "")) return null;
-  if (text.replace(/\/$/, "").toLowerCase() !== url.origin.toLowerCase()) return null;
   return url.origin;
 }
 
