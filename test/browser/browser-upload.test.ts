@@ -73,7 +73,7 @@ describe.runIf(existsSync(CHROMIUM))("browser upload from another origin, in hea
     expect(Number(await page.getAttribute("#upload-progress", "value"))).toBe(1);
     expect(pageErrors).toEqual([]);
     await context.close();
-  });
+  }, 120_000);
 
   it("is refused by the browser from an origin that is not allowed", async () => {
     const context = await browser.newContext();
