@@ -53,6 +53,8 @@ export const apiKeys = pgTable(
     // null: use the default from config.
     rateLimitPerMinute: integer("rate_limit_per_minute"),
     monthlyAudioSecondsQuota: integer("monthly_audio_seconds_quota"),
+    // Web origins whose pages may call the API with this key's browser tokens (besides the configured ones).
+    allowedOrigins: text("allowed_origins").array().notNull().default(sql`'{}'::text[]`),
     createdAt: timestamptz("created_at").notNull().defaultNow(),
     revokedAt: timestamptz("revoked_at"),
   },
@@ -361,3 +363,42 @@ export const workerHeartbeats = pgTable(
 
 export type WorkerHeartbeat = typeof workerHeartbeats.$inferSelect;
 export type NewWorkerHeartbeat = typeof workerHeartbeats.$inferInsert;
+
+// Short-lived tokens a key's backend hands to a web page (POST /v1/tokens): they act for the key, under its rate
+// limit and quota, but only on what they made themselves (browser_token_grants).
+export const browserTokens = pgTable(
+  "browser_tokens",
+  {
+    // "btk_…": what the key's owner revokes; the token itself ("bt_…") is shown once and stored as a hash.
+    id: text("id").primaryKey(),
+    apiKeyId: uuid("api_key_id")
+      .notNull()
+      .references(() => apiKeys.id, { onDelete: "cascade" }),
+    tokenHash: text("token_hash").notNull().unique(),
+    // The only origin requests with this token may come from; null: any origin allowed for the key.
+    origin: text("origin"),
+    expiresAt: timestamptz("expires_at").notNull(),
+    revokedAt: timestamptz("revoked_at"),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+  },
+  (t) => [
+    index("browser_tokens_api_key_idx").on(t.apiKeyId),
+    check("browser_tokens_token_hash_sha256", sql`${t.tokenHash} ~ '^[0-9a-f]{64}$'`),
+  ],
+);
+
+// What a browser token made (upload ids "up_…", job ids "tr_…"): the only resources it may use or read.
+export const browserTokenGrants = pgTable(
+  "browser_token_grants",
+  {
+    tokenId: text("token_id")
+      .notNull()
+      .references(() => browserTokens.id, { onDelete: "cascade" }),
+    resourceId: text("resource_id").notNull(),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tokenId, t.resourceId] })],
+);
+
+export type BrowserToken = typeof browserTokens.$inferSelect;
+export type NewBrowserToken = typeof browserTokens.$inferInsert;

@@ -5,6 +5,9 @@ import type { EdgeDeps } from "./deps.js";
 import type { AppEnv } from "./env.js";
 import { requireAdmin } from "./middleware/admin.js";
 import { requireApiKey } from "./middleware/auth.js";
+import { browserAccess } from "./middleware/browser-access.js";
+import { apiCors } from "./middleware/cors.js";
+import { tokenRoutes } from "./routes/tokens.js";
 import { rateLimit } from "./middleware/rate-limit.js";
 import { adminRoutes } from "./routes/admin.js";
 import { openAiRoutes } from "./routes/openai.js";
@@ -40,6 +43,8 @@ export function createApp(deps: EdgeDeps): OpenAPIHono<AppEnv> {
     await next();
     c.header("X-Request-Id", c.get("requestId"));
   });
+  // Before authentication and every route: preflights carry no credentials.
+  app.use("*", apiCors(deps.config.cors.origins, deps.config.cors.maxAgeSeconds));
   app.onError((error, c) => toErrorResponse(error, c));
   app.notFound((c) => toErrorResponse(new ApiError("not_found", `no route for ${c.req.method} ${c.req.path}`), c));
   // Ahead of the /v1 middleware, which it must skip: an upload URL's token is its credential, and it caps the body itself.
@@ -65,6 +70,7 @@ export function createApp(deps: EdgeDeps): OpenAPIHono<AppEnv> {
   // Admin routes take the admin token; everything else in /v1 an API key, rate-limited per key.
   app.use("/v1/*", (c, next) => (c.req.path.startsWith("/v1/admin/") ? requireAdmin(c, next) : requireApiKey(c, next)));
   app.use("/v1/*", (c, next) => (c.req.path.startsWith("/v1/admin/") ? next() : rateLimit(c, next)));
+  app.use("/v1/*", (c, next) => (c.req.path.startsWith("/v1/admin/") ? next() : browserAccess(c, next)));
 
   docsRoutes(app);
   healthRoutes(app);
@@ -73,6 +79,7 @@ export function createApp(deps: EdgeDeps): OpenAPIHono<AppEnv> {
   webhookRoutes(app);
   usageRoutes(app);
   openAiRoutes(app);
+  tokenRoutes(app);
   adminRoutes(app);
   observabilityRoutes(app);
   return app;

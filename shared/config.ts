@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { canonicalOrigin, isOriginPattern } from "./origins.js";
 
 /**
  * The service's single configuration: defaults ← the config file (service.config.json) ← environment.
@@ -76,6 +77,28 @@ export const serviceConfigSchema = z.object({
       pollIntervalMs: z.number().int().positive().default(1000),
     })
     .prefault({}),
+  cors: z
+    .object({
+      /**
+       * Origins (scheme://host[:port]) whose pages may call the API from a browser, besides each key's own list.
+       * "*" allows any origin; credentials (cookies) are never allowed, so a wildcard cannot carry them.
+       */
+      origins: z
+        .array(z.string().refine(isOriginPattern, { message: 'an origin is scheme://host[:port], without a path, or "*"' }))
+        .default([])
+        .transform((origins) => origins.map((o) => canonicalOrigin(o) ?? o)),
+      /** How long a browser may cache a preflight answer. */
+      maxAgeSeconds: z.number().int().nonnegative().default(600),
+    })
+    .prefault({}),
+  browserTokens: z
+    .object({
+      /** Lifetime of a browser token when the request names none. */
+      ttlSeconds: z.number().int().positive().default(600),
+      /** Longest lifetime a request may ask for. */
+      maxTtlSeconds: z.number().int().positive().default(3600),
+    })
+    .prefault({}),
   network: z
     .object({
       /** Hosts or CIDR ranges that webhook and audio_url targets may use even though they are private. */
@@ -136,6 +159,8 @@ function fromEnv(env: Env): ServiceConfigInput {
     batching: pick({ budgetBytes: int(env.GPU_MEMORY_BUDGET_BYTES), maxBatch: int(env.MAX_BATCH), calibrationFile: env.CALIBRATION_FILE }),
     queue: pick({ prefetch: int(env.WORKER_CONCURRENCY), visibilityTimeoutSeconds: int(env.VISIBILITY_TIMEOUT_SECONDS) }),
     network: pick({ allowPrivateTargets: list(env.ALLOW_PRIVATE_TARGETS) }),
+    cors: pick({ origins: list(env.CORS_ORIGINS) }),
+    browserTokens: pick({ ttlSeconds: int(env.BROWSER_TOKEN_TTL_SECONDS) }),
     openai: pick({ waitSeconds: int(env.OPENAI_WAIT_SECONDS) }),
   };
 }

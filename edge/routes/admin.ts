@@ -4,6 +4,9 @@ import type { AppEnv } from "../env.js";
 import { errorResponses } from "../schemas.js";
 import { apiKeyView, listApiKeys, revokeApiKey, updateApiKeyLimits } from "../store/api-key-admin.js";
 import { createApiKey } from "../store/api-keys.js";
+import { canonicalOrigin } from "../../shared/origins.js";
+
+const canonicalOrigins = (origins: string[]): string[] => [...new Set(origins.map((o) => canonicalOrigin(o) ?? o))];
 
 const KeySchema = z
   .object({
@@ -14,12 +17,18 @@ const KeySchema = z
     revoked_at: z.string().nullable(),
     rate_limit_per_minute: z.number().int().nullable(),
     monthly_audio_seconds_quota: z.number().int().nullable(),
+    allowed_origins: z.array(z.string()).openapi({ description: "Origins whose pages may use this key's browser tokens, besides CORS_ORIGINS" }),
   })
   .openapi("ApiKey");
 
 const Limits = {
   rate_limit_per_minute: z.number().int().positive().nullable().optional().openapi({ description: "null: the service default" }),
   monthly_audio_seconds_quota: z.number().int().nonnegative().nullable().optional(),
+  allowed_origins: z
+    .array(z.string().refine((o) => canonicalOrigin(o) !== null, { message: "an origin is scheme://host[:port], without a path" }))
+    .max(50)
+    .optional()
+    .openapi({ example: ["https://app.example.com"] }),
 };
 const uuid = z.object({ id: z.string().uuid() });
 
@@ -48,7 +57,7 @@ const patchKey = createRoute({
   method: "patch",
   path: "/v1/admin/keys/{id}",
   tags: ["Admin"],
-  summary: "Change a key's rate limit or monthly quota",
+  summary: "Change a key's rate limit, monthly quota or allowed browser origins",
   request: { params: uuid, body: { required: true, content: { "application/json": { schema: z.object(Limits) } } } },
   responses: { 200: { description: "The key", content: { "application/json": { schema: KeySchema } } }, ...errorResponses(400, 401, 404) },
 });
@@ -68,6 +77,7 @@ export function adminRoutes(app: OpenAPIHono<AppEnv>): void {
       name: body.name,
       rateLimitPerMinute: body.rate_limit_per_minute ?? null,
       monthlyAudioSecondsQuota: body.monthly_audio_seconds_quota ?? null,
+      allowedOrigins: canonicalOrigins(body.allowed_origins ?? []),
     });
     c.get("deps").logger.info("api key created", { apiKeyId: record.id, name: record.name });
     return c.json({ ...apiKeyView(record), key, webhook_secret: record.webhookSecret }, 201);
@@ -78,6 +88,7 @@ export function adminRoutes(app: OpenAPIHono<AppEnv>): void {
     const row = await updateApiKeyLimits(c.get("deps").db, c.req.valid("param").id, {
       ...(body.rate_limit_per_minute !== undefined ? { rateLimitPerMinute: body.rate_limit_per_minute } : {}),
       ...(body.monthly_audio_seconds_quota !== undefined ? { monthlyAudioSecondsQuota: body.monthly_audio_seconds_quota } : {}),
+      ...(body.allowed_origins !== undefined ? { allowedOrigins: canonicalOrigins(body.allowed_origins) } : {}),
     });
     if (!row) throw new ApiError("not_found", "no such key");
     return c.json(apiKeyView(row), 200);

@@ -15,6 +15,8 @@ import { fetchAudioUrl } from "../upload/fetch-audio-url.js";
 import { validateAudio } from "../upload/validate.js";
 import { hashCreateRequest, withIdempotency } from "../idempotency.js";
 import { checkQuota } from "../quota.js";
+import { checkBrowserTokenCreate } from "../browser-token-scope.js";
+import { browserTokenOwns, grantToBrowserToken } from "../store/browser-tokens.js";
 
 const FileField = z.any().optional().openapi({ type: "string", format: "binary", description: "The audio file (required)" });
 
@@ -243,18 +245,23 @@ export async function createJob(deps: EdgeDeps, apiKey: ApiKey, input: CreateInp
 export function transcriptionRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(createTranscription, async (c) => {
     const contentType = c.req.header("content-type") ?? "";
-    const input = await readCreateRequest(c.get("deps"), {
-      contentType,
-      form: contentType.toLowerCase().startsWith("multipart/form-data") ? (c.req.valid("form") as Record<string, unknown>) : undefined,
-      json: contentType.toLowerCase().startsWith("application/json") ? (c.req.valid("json") as Record<string, unknown>) : undefined,
-    });
+    const form = contentType.toLowerCase().startsWith("multipart/form-data") ? (c.req.valid("form") as Record<string, unknown>) : undefined;
+    const json = contentType.toLowerCase().startsWith("application/json") ? (c.req.valid("json") as Record<string, unknown>) : undefined;
+    const browserToken = c.get("browserToken");
+    if (browserToken) await checkBrowserTokenCreate(c.get("deps").db, browserToken, form ?? json ?? {});
+    const input = await readCreateRequest(c.get("deps"), { contentType, form, json });
     const deps = c.get("deps");
     const apiKey = c.get("apiKey");
     const requestHash = await hashCreateRequest({ ...input, extra: input.uploadId === undefined ? undefined : { uploadId: input.uploadId } });
     const replay = await withIdempotency(deps, apiKey, c.req.header("idempotency-key"), requestHash, async () => {
       const job = await createJob(deps, apiKey, input, requestHash);
+      if (browserToken) await grantToBrowserToken(deps.db, browserToken.id, job.id);
       return { jobId: job.id, status: 202, body: jobResource(job) };
     });
+    // A replay hands back the job the key first made: to a browser token, only when the token made it.
+    if (replay.replayed && browserToken && !(await browserTokenOwns(deps.db, browserToken.id, replay.body.id))) {
+      throw new ApiError("idempotency_key_reused", "this Idempotency-Key was used by another client of the key; use a new key");
+    }
     const headers: Record<string, string> = { Location: `/v1/transcriptions/${replay.body.id}` };
     if (replay.replayed) headers["Idempotent-Replayed"] = "true";
     return c.json(replay.body, 202, headers);

@@ -5,6 +5,7 @@ import type { AppEnv } from "../env.js";
 import { errorResponses } from "../schemas.js";
 import { newUploadId, uploadBlobKey, type DirectUploads } from "../upload/direct-uploads.js";
 import { EdgeRelayUploads } from "../upload/presign.js";
+import { grantToBrowserToken } from "../store/browser-tokens.js";
 
 const UploadSchema = z
   .object({
@@ -72,6 +73,9 @@ export function uploadRoutes(app: OpenAPIHono<AppEnv>): void {
       maxBytes: uploads.maxBytes,
     };
     const url = await uploads.signer.signPut(target, new URL(c.req.url).origin);
+    // A browser token may make a job only from uploads it asked for itself.
+    const browserToken = c.get("browserToken");
+    if (browserToken) await grantToBrowserToken(deps.db, browserToken.id, uploadId);
     return c.json(
       { object: "upload" as const, upload_id: uploadId, url, method: "PUT" as const, expires_at: target.expiresAt.toISOString(), max_bytes: uploads.maxBytes },
       200,

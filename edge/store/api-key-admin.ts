@@ -10,6 +10,7 @@ export interface ApiKeyView {
   revoked_at: string | null;
   rate_limit_per_minute: number | null;
   monthly_audio_seconds_quota: number | null;
+  allowed_origins: string[];
 }
 
 export const apiKeyView = (k: ApiKey): ApiKeyView => ({
@@ -20,6 +21,7 @@ export const apiKeyView = (k: ApiKey): ApiKeyView => ({
   revoked_at: k.revokedAt?.toISOString() ?? null,
   rate_limit_per_minute: k.rateLimitPerMinute,
   monthly_audio_seconds_quota: k.monthlyAudioSecondsQuota,
+  allowed_origins: k.allowedOrigins,
 });
 
 export async function listApiKeys(db: Db): Promise<ApiKey[]> {
@@ -34,7 +36,7 @@ export async function revokeApiKey(db: Db, id: string): Promise<ApiKey | null> {
 export async function updateApiKeyLimits(
   db: Db,
   id: string,
-  limits: { rateLimitPerMinute?: number | null; monthlyAudioSecondsQuota?: number | null },
+  limits: { rateLimitPerMinute?: number | null; monthlyAudioSecondsQuota?: number | null; allowedOrigins?: string[] },
 ): Promise<ApiKey | null> {
   const [row] = await db.update(apiKeys).set(limits).where(eq(apiKeys.id, id)).returning();
   return row ?? null;

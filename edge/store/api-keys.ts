@@ -27,7 +27,7 @@ export interface CreatedApiKey {
 
 export async function createApiKey(
   db: Db,
-  options: { name: string; key?: string; rateLimitPerMinute?: number | null; monthlyAudioSecondsQuota?: number | null },
+  options: { name: string; key?: string; rateLimitPerMinute?: number | null; monthlyAudioSecondsQuota?: number | null; allowedOrigins?: string[] },
 ): Promise<CreatedApiKey> {
   const key = options.key ?? generateApiKey();
   const [record] = await db
@@ -39,6 +39,7 @@ export async function createApiKey(
       webhookSecret: newWebhookSecret(),
       rateLimitPerMinute: options.rateLimitPerMinute ?? null,
       monthlyAudioSecondsQuota: options.monthlyAudioSecondsQuota ?? null,
+      allowedOrigins: options.allowedOrigins ?? [],
     })
     .returning();
   return { key, record };

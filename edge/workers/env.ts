@@ -25,6 +25,10 @@ export interface WorkerEnv {
 
   ADMIN_TOKEN?: string;
   LOG_LEVEL?: string;
+  /** Origins whose pages may call the API (comma-separated; "*" for any), besides each key's own list. */
+  CORS_ORIGINS?: string;
+  /** Default lifetime of browser tokens (POST /v1/tokens). */
+  BROWSER_TOKEN_TTL_SECONDS?: string;
 
   /** Limits (see shared/config.ts); the request-size one must stay under Workers' request body limit. */
   MAX_UPLOAD_BYTES?: string;

@@ -9,6 +9,8 @@ import { databaseKinds, testDatabase, type TestDatabase } from "../support/datab
 
 const expectedTables = [
   "api_keys",
+  "browser_token_grants",
+  "browser_tokens",
   "idempotency_keys",
   "job_chunks",
   "jobs",

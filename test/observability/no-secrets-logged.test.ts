@@ -57,6 +57,15 @@ describe("no secret reaches the logs", () => {
     secrets.set("wrong admin token", wrongAdmin);
     expect((await fetch(`${stack.admin.url}/v1/admin/keys`, { headers: { Authorization: `Bearer ${wrongAdmin}` } })).status).toBe(401);
 
+    // A browser token: minted, used, revoked, then refused.
+    const minted = await fetch(`${stack.admin.url}/v1/tokens`, { method: "POST", headers: { Authorization: `Bearer ${key}` } });
+    expect(minted.status).toBe(201);
+    const browser = (await minted.json()) as { id: string; token: string };
+    secrets.set("browser token", browser.token);
+    expect((await fetch(`${stack.admin.url}/v1/uploads`, { method: "POST", headers: { Authorization: `Bearer ${browser.token}` } })).status).toBe(200);
+    expect((await fetch(`${stack.admin.url}/v1/tokens/${browser.id}`, { method: "DELETE", headers: { Authorization: `Bearer ${key}` } })).status).toBe(200);
+    expect((await fetch(`${stack.admin.url}/v1/uploads`, { method: "POST", headers: { Authorization: `Bearer ${browser.token}` } })).status).toBe(401);
+
     // Observability itself: /metrics, the recommendations, the dashboard sign-in (right and wrong token).
     expect((await stack.adminRequest("/metrics")).status).toBe(200);
     expect((await stack.adminRequest("/v1/admin/recommendations")).status).toBe(200);
@@ -81,17 +90,19 @@ describe("no secret reaches the logs", () => {
 
   it("logged what happened (so the check below has something to look at)", () => {
     const messages = lines.flatMap((l) => (l.startsWith("{") ? [(JSON.parse(l) as { msg: string }).msg] : []));
-    for (const expected of ["api key created", "job created", "job completed", "webhook attempt", "api key revoked"]) expect(messages).toContain(expected);
+    for (const expected of ["api key created", "job created", "job completed", "webhook attempt", "api key revoked", "browser token minted", "browser token revoked"]) {
+      expect(messages).toContain(expected);
+    }
     expect(lines.filter((l) => l.includes('"webhook attempt"'))).toHaveLength(2); // the 500, then the retry that succeeded
-    expect(secrets.size).toBe(10);
+    expect(secrets.size).toBe(11);
     for (const [name, secret] of secrets) expect(secret.length, name).toBeGreaterThanOrEqual(20);
   });
 
   it("never holds a secret, nor any 12-character piece of one", () => {
     const text = lines.join("\n");
     for (const [name, secret] of secrets) {
-      // The fixed prefixes (sk_live_, whsec_, adm_) are no secret; every window of the random part is.
-      const body = secret.replace(/^(sk_live_|sk_test_|whsec_|adm_)/, "");
+      // The fixed prefixes (sk_live_, whsec_, adm_, bt_) are no secret; every window of the random part is.
+      const body = secret.replace(/^(sk_live_|sk_test_|whsec_|adm_|bt_)/, "");
       for (let i = 0; i + 12 <= body.length; i++) {
         const piece = body.slice(i, i + 12);
         expect(text.includes(piece), `${name} (…${piece}…) appears in the logs`).toBe(false);

@@ -14,4 +14,5 @@ export const workerTestVars = {
   R2_SECRET_ACCESS_KEY: "test-r2-secret-key",
   ADMIN_TOKEN: "test-admin-token",
   LOG_LEVEL: "warn",
+  CORS_ORIGINS: "https://app.example",
 };
