@@ -60,7 +60,7 @@ describe("first hour with the API, over a real socket", () => {
     await s.h.database.db.insert(transcripts).values({
       jobId: id,
       text: "Set a timer for five minutes.",
-      segments: [{ start: 0, end: 2.063, text: "Set a timer for five minutes." }],
+      segments: [{ id: 0, start: 0, end: 2.063, text: "Set a timer for five minutes." }],
       language: "English",
     });
     await s.h.database.db.update(jobs).set({ status: "completed", progress: 1, completedAt: new Date(), detectedLanguage: "English" }).where(eq(jobs.id, id));
