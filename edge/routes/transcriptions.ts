@@ -9,7 +9,7 @@ import type { EdgeDeps } from "../deps.js";
 import type { AppEnv } from "../env.js";
 import { jobResource } from "../resources.js";
 import { RECOMMENDED_POLL_SECONDS, TRANSCRIPT_MEDIA_TYPES, transcriptUnavailable } from "../transcript-delivery.js";
-import { errorResponses, JobListSchema, JobSchema } from "../schemas.js";
+import { ErrorSchema, errorResponses, JobListSchema, JobSchema, TranscriptJsonSchema } from "../schemas.js";
 import { cancelAndForget, decodeCursor, encodeCursor, findJob, insertJobWithOutbox, listJobs, markOutboxSent, newJobId } from "../store/jobs.js";
 import { openStoredUpload, uploadAlreadyUsed } from "../upload/direct-uploads.js";
 import { fetchAudioUrl } from "../upload/fetch-audio-url.js";
@@ -29,7 +29,13 @@ const createTranscription = createRoute({
     "Upload audio as multipart `file`, or give an `audio_url` in JSON for the server to fetch. The audio is checked " +
     "(format sniffed from its bytes, decodable, duration within limits) before anything is stored.",
   request: {
-    headers: z.object({ "idempotency-key": z.string().max(255).optional() }),
+    headers: z.object({
+      "idempotency-key": z
+        .string()
+        .max(255)
+        .optional()
+        .openapi({ description: "Retry safely: the same key and body within 24 h give the same job (`Idempotent-Replayed: true`); another body → 409" }),
+    }),
     body: {
       // Each content type is validated only when the request uses it; the handler checks what is required.
       required: false,
@@ -79,8 +85,25 @@ const getTranscript = createRoute({
     query: z.object({ format: z.enum(["txt", "srt", "vtt", "json"]).default("txt") }),
   },
   responses: {
-    200: { description: "The transcript", content: { "text/plain": { schema: z.string() }, "application/json": { schema: z.any() } } },
-    ...errorResponses(400, 401, 404, 409, 503),
+    200: {
+      description: "The transcript in the asked format, with that format's media type",
+      content: {
+        "text/plain": { schema: z.string(), example: "Set a timer for five minutes.\n" },
+        "application/x-subrip": { schema: z.string(), example: "1\n00:00:00,000 --> 00:00:02,063\nSet a timer for five minutes.\n\n" },
+        "text/vtt": { schema: z.string(), example: "WEBVTT\n\n1\n00:00:00.000 --> 00:00:02.063\nSet a timer for five minutes.\n\n" },
+        "application/json": { schema: TranscriptJsonSchema },
+      },
+    },
+    ...errorResponses(400, 401, 404, 503),
+    409: {
+      description:
+        "No transcript yet (`transcript_not_ready`, with `Retry-After`: poll the job) or never (`transcript_unavailable`: the job failed or was canceled)",
+      content: { "application/json": { schema: ErrorSchema, example: { error: { code: "transcript_not_ready", message: "the job is processing; poll GET /v1/transcriptions/{id} until it is completed" } } } },
+    },
+    410: {
+      description: "The transcription was deleted (`transcript_deleted`)",
+      content: { "application/json": { schema: ErrorSchema, example: { error: { code: "transcript_deleted", message: "the transcription was deleted; its audio and transcript are gone" } } } },
+    },
   },
 });
 
