@@ -164,6 +164,12 @@ function completeOperation(route: string, path: string, op: Operation): Operatio
       content: hasOwnExample && !special?.example ? response.content : errorContent(code, message),
     };
   }
+  if (route === "get /v1/transcriptions/{id}" && responses["200"]) {
+    responses["200"] = {
+      ...responses["200"],
+      headers: { "Retry-After": { description: "While the job is queued or processing: seconds to wait before polling again (2)", schema: { type: "integer" } } },
+    };
+  }
   if (route === "put /v1/uploads/{id}" && !op.requestBody) out.requestBody = RELAY_BODY;
   if (out.requestBody?.content) {
     const content: Record<string, Json> = {};

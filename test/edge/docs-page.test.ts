@@ -87,6 +87,7 @@ describe("API reference at /docs", () => {
     expect(create.requestBody!.content["application/json"].example).toMatchObject({ audio_url: expect.any(String) });
     expect(create.responses[415].content!["application/json"].example).toEqual({ error: { code: "unsupported_format", message: expect.any(String) } });
     expect(spec.paths["/v1/transcriptions/{id}/transcript"].get.responses[410].description).toMatch(/deleted/);
+    expect(Object.keys(spec.paths["/v1/transcriptions/{id}"].get.responses[200].headers ?? {})).toEqual(["Retry-After"]);
   });
 
   it("serves Swagger UI's files itself, and only the ones it names", async () => {
