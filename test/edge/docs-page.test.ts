@@ -2,7 +2,7 @@
  * /docs as a reader sees it: Swagger UI from this server's own copy (the browser is offline: every request
  * beyond the server is refused), over a document where every request body has fields, examples and errors.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +13,8 @@ import { FsBlobStore } from "../../shared/adapters/fs-blob-store.js";
 import { parseServiceConfig } from "../../shared/config.js";
 import { silentLogger } from "../../shared/logger.js";
 import { testDatabase, type TestDatabase } from "../support/database.js";
-import { RecordingQueue } from "../support/edge-harness.js";
+import { SWAGGER_UI_VERSION } from "../../edge/routes/docs.js";
+import { edgeHarness, RecordingQueue } from "../support/edge-harness.js";
 
 const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url);
 // Debian's chromium package; a machine without it skips the browser part (see test/observability/dashboard.test.ts).
@@ -99,6 +100,19 @@ describe("API reference at /docs", () => {
     const page = await (await fetch(`${edge.url}/docs`)).text();
     expect(page).toContain('src="/docs/assets/swagger-ui-dist/swagger-ui-bundle.js"');
     expect(page).not.toMatch(/cdn\.jsdelivr|unpkg/);
+  });
+
+  it("loads the installed Swagger UI release from the CDN where the server has no copy (Workers)", async () => {
+    const installed = JSON.parse(readFileSync(new URL("../../node_modules/swagger-ui-dist/package.json", import.meta.url), "utf8")) as { version: string };
+    expect(SWAGGER_UI_VERSION).toBe(installed.version);
+    const h = await edgeHarness("pglite");
+    try {
+      const page = await (await h.app.request("/docs")).text();
+      expect(page).toContain(`https://cdn.jsdelivr.net/npm/swagger-ui-dist@${installed.version}/swagger-ui-bundle.js`);
+      expect((await h.app.request("/docs/assets/swagger-ui-dist/swagger-ui.css")).status).toBe(404);
+    } finally {
+      await h.cleanup();
+    }
   });
 
   it.runIf(existsSync(CHROMIUM))("renders the operations and a request body's schema in offline Chromium", async () => {
