@@ -273,7 +273,10 @@ export const rateLimitWindows = pgTable(
       .notNull()
       .references(() => apiKeys.id, { onDelete: "cascade" }),
     windowStart: timestamptz("window_start").notNull(),
+    // Requests that change something (and everything not GET/HEAD): the key's rate_limit_per_minute.
     requestCount: integer("request_count").notNull().default(0),
+    // GET and HEAD (polling, listing, downloads): their own, larger budget (rateLimits.readsPerMinute).
+    readCount: integer("read_count").notNull().default(0),
   },
   (t) => [
     primaryKey({ columns: [t.apiKeyId, t.windowStart] }),

@@ -22,6 +22,7 @@ import { FsBlobStore } from "../shared/adapters/fs-blob-store.js";
 import { sqsJobQueue } from "../shared/adapters/sqs.js";
 import { loadServiceConfig } from "../shared/config-file.js";
 import { createLogger } from "../shared/logger.js";
+import { localAllowPrivateTargets } from "./local-targets.js";
 import { startLocalSqs } from "./sqs-emulator.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
   mkdirSync(DATA, { recursive: true });
   const logger = createLogger({ service: "launcher" });
   const config = loadServiceConfig();
+  config.network.allowPrivateTargets = localAllowPrivateTargets(config.network.allowPrivateTargets);
   const modelDir = resolve(ROOT, config.model.dir);
   if (!existsSync(modelDir)) throw new Error(`model directory ${modelDir} does not exist (MODEL_DIR or model.dir in service.config.json)`);
 
@@ -59,6 +61,8 @@ async function main(): Promise<void> {
     BLOB_STORE: "fs",
     BLOB_DIR: blobDir,
     MODEL_DIR: modelDir,
+    // The worker posts the webhooks: it allows the same private targets as this edge.
+    ALLOW_PRIVATE_TARGETS: config.network.allowPrivateTargets.join(","),
   };
   let stopping = false;
   let worker: ChildProcess | null = null;
@@ -80,6 +84,7 @@ async function main(): Promise<void> {
     `  API key:  ${apiKey}`,
     `  Model:    ${modelDir} (CPU)`,
     `  Data:     ${DATA}`,
+    `  Private targets allowed for audio_url/webhook_url: ${config.network.allowPrivateTargets.join(", ")}`,
     "",
     `  curl -H "Authorization: Bearer ${apiKey}" -F file=@test/fixtures/audio/speech.wav ${edge.url}/v1/transcriptions`,
     `  API docs: ${edge.url}/docs`,

@@ -72,7 +72,7 @@ export function createApp(deps: EdgeDeps): OpenAPIHono<AppEnv> {
   app.use("/v1/*", (c, next) => (c.req.path.startsWith("/v1/admin/") ? next() : rateLimit(c, next)));
   app.use("/v1/*", (c, next) => (c.req.path.startsWith("/v1/admin/") ? next() : browserAccess(c, next)));
 
-  docsRoutes(app);
+  docsRoutes(app, deps.docsAssets);
   healthRoutes(app);
   transcriptionRoutes(app);
   uploadRoutes(app);

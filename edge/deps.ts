@@ -15,6 +15,9 @@ export interface ProbedAudio {
 }
 export type AudioProbe = (bytes: Uint8Array) => Promise<ProbedAudio>;
 
+/** Swagger UI's files for /docs (a fixed set, by name), where the server has them; the page uses a CDN otherwise. */
+export type DocsAssets = (name: string) => Promise<{ body: string; type: string } | null>;
+
 /** Everything the API needs from the outside world; Node and Workers entry points build it from env. */
 export interface EdgeDeps {
   db: Db;
@@ -32,4 +35,6 @@ export interface EdgeDeps {
   adminToken?: string;
   /** Uploads straight to storage (POST /v1/uploads) for files above the request size; those routes 404 when unset. */
   uploads?: DirectUploads;
+  /** Swagger UI served by this server (Node: from node_modules), so /docs works without internet. */
+  docsAssets?: DocsAssets;
 }

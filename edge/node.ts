@@ -11,6 +11,7 @@ import { createLogger, type Logger } from "../shared/logger.js";
 import type { ResolveHost } from "../shared/network-guard.js";
 import type { JobQueue } from "../shared/queue.js";
 import { createApp } from "./app.js";
+import { nodeDocsAssets } from "./docs-assets.js";
 import { nodeAudioProbe } from "./node-probe.js";
 import { relayDirectUploads } from "./upload/direct-uploads.js";
 import { attachNodeObservability, type NodeObservability } from "./observability/node-observability.js";
@@ -65,6 +66,7 @@ export async function startEdgeServer(options: StartEdgeOptions): Promise<EdgeSe
     resolveHost: resolveWithDns,
     logger,
     adminToken: options.adminToken,
+    docsAssets: nodeDocsAssets,
   });
   const observability = attachNodeObservability(app, {
     db: options.database.db,

@@ -23,7 +23,50 @@ export const JobSchema = z
     audio: z.object({ bytes: z.number(), content_type: z.string(), filename: z.string().nullable(), deleted: z.boolean() }),
     error: z.object({ code: z.string(), message: z.string() }).nullable(),
   })
-  .openapi("Transcription");
+  .openapi("Transcription", {
+    example: {
+      id: "tr_0k2n6bq9x1m4r7t3v5y8z0a2",
+      object: "transcription",
+      status: "completed",
+      progress: 1,
+      created_at: "2026-12-07T21:00:00.000Z",
+      updated_at: "2026-12-07T21:00:03.120Z",
+      completed_at: "2026-12-07T21:00:03.120Z",
+      duration_seconds: 2.063,
+      language: "en",
+      text: "Set a timer for five minutes.",
+      segments: [{ id: 0, start: 0, end: 2.063, text: "Set a timer for five minutes." }],
+      webhook_url: null,
+      audio: { bytes: 66060, content_type: "audio/wav", filename: "speech.wav", deleted: false },
+      error: null,
+    },
+  });
+
+/** GET /v1/transcriptions/{id}/transcript?format=json: segments with times, and the job's language code. */
+export const TranscriptJsonSchema = z
+  .object({
+    task: z.literal("transcribe"),
+    language: z.string().nullable().openapi({ description: "ISO 639-1 code, the same form as the job's `language`", example: "en" }),
+    duration: z.number().openapi({ description: "Seconds of audio", example: 2.063 }),
+    text: z.string().openapi({ example: "Set a timer for five minutes." }),
+    segments: z.array(
+      z.object({
+        id: z.number().int(),
+        seek: z.number().int(),
+        start: z.number(),
+        end: z.number(),
+        text: z.string(),
+        tokens: z.array(z.number().int()),
+        temperature: z.number(),
+        avg_logprob: z.number(),
+        compression_ratio: z.number(),
+        no_speech_prob: z.number(),
+      }),
+    ),
+  })
+  .openapi("TranscriptJson", {
+    description: "OpenAI's verbose_json shape; Whisper's per-segment statistics are neutral values (Qwen3-ASR reports none)",
+  });
 
 export const JobListSchema = z
   .object({ object: z.literal("list"), data: z.array(JobSchema), has_more: z.boolean(), next_cursor: z.string().nullable() })

@@ -112,7 +112,10 @@ export const serviceConfigSchema = z.object({
     .prefault({}),
   rateLimits: z
     .object({
+      /** Requests per minute per key that are not reads (a key's own rate_limit_per_minute replaces it). */
       requestsPerMinute: z.number().int().positive().default(60),
+      /** GET/HEAD requests per minute per key: polling and listing have a budget of their own. */
+      readsPerMinute: z.number().int().positive().default(600),
       monthlyAudioSeconds: z.number().int().positive().default(100 * 3600),
     })
     .prefault({}),
@@ -162,6 +165,7 @@ function fromEnv(env: Env): ServiceConfigInput {
     cors: pick({ origins: list(env.CORS_ORIGINS) }),
     browserTokens: pick({ ttlSeconds: int(env.BROWSER_TOKEN_TTL_SECONDS) }),
     openai: pick({ waitSeconds: int(env.OPENAI_WAIT_SECONDS) }),
+    rateLimits: pick({ requestsPerMinute: int(env.RATE_LIMIT_PER_MINUTE), readsPerMinute: int(env.RATE_LIMIT_READS_PER_MINUTE) }),
   };
 }
 

@@ -7,6 +7,13 @@ export type ResolveHost = (host: string) => Promise<string[]>;
 
 export class TargetRejected extends Error {
   override name = "TargetRejected";
+  /** Set when the target is refused only for being private: the host the allow-list would have to name. */
+  constructor(
+    message: string,
+    readonly privateHost?: string,
+  ) {
+    super(message);
+  }
 }
 
 function ipv4ToInt(ip: string): number | null {
@@ -86,10 +93,10 @@ export async function checkOutboundUrl(raw: string, allowList: string[], resolve
   const host = url.hostname.replace(/^\[|\]$/g, "");
   if (allowed(host, isIpLiteral(host) ? host : null, allowList)) return url;
   if (host === "localhost" || host.endsWith(".localhost") || host.endsWith(".internal") || host.endsWith(".local")) {
-    throw new TargetRejected(`host ${host} is not public`);
+    throw new TargetRejected(`host ${host} is not public`, host);
   }
   if (isIpLiteral(host)) {
-    if (isNonPublicAddress(host)) throw new TargetRejected(`address ${host} is private, loopback or link-local`);
+    if (isNonPublicAddress(host)) throw new TargetRejected(`address ${host} is private, loopback or link-local`, host);
     return url;
   }
   if (resolve) {
@@ -101,7 +108,7 @@ export async function checkOutboundUrl(raw: string, allowList: string[], resolve
     }
     for (const address of addresses) {
       if (allowed(host, address, allowList)) continue;
-      if (isNonPublicAddress(address)) throw new TargetRejected(`host ${host} resolves to non-public address ${address}`);
+      if (isNonPublicAddress(address)) throw new TargetRejected(`host ${host} resolves to non-public address ${address}`, host);
     }
   }
   return url;

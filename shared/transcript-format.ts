@@ -113,6 +113,8 @@ export interface VerboseJson {
   text: string;
   segments: VerboseJsonSegment[];
   words?: TranscriptWord[];
+  /** With `words`: they are spread over each segment by length, not aligned to the audio. */
+  word_timestamps?: "estimated";
 }
 
 /**
@@ -145,6 +147,7 @@ export function verboseJson(transcript: Transcript, options: RenderOptions = {})
   };
   if (options.includeWords) {
     body.words = (transcript.words ?? []).map((w) => ({ word: w.word, start: roundMs(w.start), end: roundMs(w.end) }));
+    body.word_timestamps = "estimated";
   }
   return body;
 }

@@ -3,15 +3,17 @@ import { checkOutboundUrl, TargetRejected } from "../../shared/network-guard.js"
 import { ApiError } from "../../shared/api-error.js";
 import { languageCode } from "../../shared/languages.js";
 import { jobMessage } from "../../shared/queue.js";
-import { renderTranscript, type TranscriptFormat } from "../../shared/transcript-format.js";
+import { renderTranscript, verboseJson, type TranscriptFormat } from "../../shared/transcript-format.js";
 import type { ApiKey, Job } from "../../db/schema.js";
 import type { EdgeDeps } from "../deps.js";
 import type { AppEnv } from "../env.js";
 import { jobResource } from "../resources.js";
-import { errorResponses, JobListSchema, JobSchema } from "../schemas.js";
+import { RECOMMENDED_POLL_SECONDS, TRANSCRIPT_MEDIA_TYPES, transcriptUnavailable } from "../transcript-delivery.js";
+import { ErrorSchema, errorResponses, JobListSchema, JobSchema, TranscriptJsonSchema } from "../schemas.js";
 import { cancelAndForget, decodeCursor, encodeCursor, findJob, insertJobWithOutbox, listJobs, markOutboxSent, newJobId } from "../store/jobs.js";
 import { openStoredUpload, uploadAlreadyUsed } from "../upload/direct-uploads.js";
 import { fetchAudioUrl } from "../upload/fetch-audio-url.js";
+import { targetRefusalMessage } from "../upload/target-refusal.js";
 import { validateAudio } from "../upload/validate.js";
 import { hashCreateRequest, withIdempotency } from "../idempotency.js";
 import { checkQuota } from "../quota.js";
@@ -29,7 +31,13 @@ const createTranscription = createRoute({
     "Upload audio as multipart `file`, or give an `audio_url` in JSON for the server to fetch. The audio is checked " +
     "(format sniffed from its bytes, decodable, duration within limits) before anything is stored.",
   request: {
-    headers: z.object({ "idempotency-key": z.string().max(255).optional() }),
+    headers: z.object({
+      "idempotency-key": z
+        .string()
+        .max(255)
+        .optional()
+        .openapi({ description: "Retry safely: the same key and body within 24 h give the same job (`Idempotent-Replayed: true`); another body → 409" }),
+    }),
     body: {
       // Each content type is validated only when the request uses it; the handler checks what is required.
       required: false,
@@ -79,8 +87,25 @@ const getTranscript = createRoute({
     query: z.object({ format: z.enum(["txt", "srt", "vtt", "json"]).default("txt") }),
   },
   responses: {
-    200: { description: "The transcript", content: { "text/plain": { schema: z.string() }, "application/json": { schema: z.any() } } },
-    ...errorResponses(400, 401, 404, 409, 503),
+    200: {
+      description: "The transcript in the asked format, with that format's media type",
+      content: {
+        "text/plain": { schema: z.string(), example: "Set a timer for five minutes.\n" },
+        "application/x-subrip": { schema: z.string(), example: "1\n00:00:00,000 --> 00:00:02,063\nSet a timer for five minutes.\n\n" },
+        "text/vtt": { schema: z.string(), example: "WEBVTT\n\n1\n00:00:00.000 --> 00:00:02.063\nSet a timer for five minutes.\n\n" },
+        "application/json": { schema: TranscriptJsonSchema },
+      },
+    },
+    ...errorResponses(400, 401, 404, 503),
+    409: {
+      description:
+        "No transcript yet (`transcript_not_ready`, with `Retry-After`: poll the job) or never (`transcript_unavailable`: the job failed or was canceled)",
+      content: { "application/json": { schema: ErrorSchema, example: { error: { code: "transcript_not_ready", message: "the job is processing; poll GET /v1/transcriptions/{id} until it is completed" } } } },
+    },
+    410: {
+      description: "The transcription was deleted (`transcript_deleted`)",
+      content: { "application/json": { schema: ErrorSchema, example: { error: { code: "transcript_deleted", message: "the transcription was deleted; its audio and transcript are gone" } } } },
+    },
   },
 });
 
@@ -195,7 +220,7 @@ async function parseWebhookUrl(value: unknown, allowList: string[], resolve?: (h
   try {
     return (await checkOutboundUrl(value, allowList, resolve)).toString();
   } catch (error) {
-    if (error instanceof TargetRejected) throw new ApiError("invalid_webhook_url", `webhook_url refused: ${error.message}`);
+    if (error instanceof TargetRejected) throw new ApiError("invalid_webhook_url", targetRefusalMessage("webhook_url", error));
     throw error;
   }
 }
@@ -270,27 +295,31 @@ export function transcriptionRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(getTranscription, async (c) => {
     const found = await findJob(c.get("deps").db, c.get("apiKey").id, c.req.valid("param").id);
     if (!found) throw new ApiError("not_found", "no such transcription");
-    return c.json(jobResource(found.job, found.transcript), 200);
+    // The recommended poll interval while the job runs; polling faster only spends the read budget.
+    const running = found.job.status === "queued" || found.job.status === "processing";
+    return c.json(jobResource(found.job, found.transcript), 200, running ? { "Retry-After": String(RECOMMENDED_POLL_SECONDS) } : {});
   });
 
   app.openapi(getTranscript, async (c) => {
     const found = await findJob(c.get("deps").db, c.get("apiKey").id, c.req.valid("param").id);
     if (!found) throw new ApiError("not_found", "no such transcription");
-    if (found.job.status !== "completed" || !found.transcript) {
-      throw new ApiError("not_cancelable", `the transcript is not available: the job is ${found.job.status}`);
+    const unavailable = transcriptUnavailable(found.job, found.transcript);
+    if (unavailable || !found.transcript) throw unavailable ?? new ApiError("transcript_unavailable", "no transcript");
+    const format = c.req.valid("query").format;
+    const transcript = {
+      text: found.transcript.text,
+      segments: found.transcript.segments,
+      language: found.transcript.language,
+      durationSeconds: found.job.durationSeconds ?? 0,
+    };
+    if (format === "json") {
+      // The job's form of the language (ISO 639-1), not OpenAI's lowercased name: one form across this API.
+      const body = verboseJson(transcript);
+      const language = found.transcript.language;
+      return c.json({ ...body, language: language ? (languageCode(language) ?? language.toLowerCase()) : null }, 200);
     }
-    const format = c.req.valid("query").format as TranscriptFormat;
-    const rendered = renderTranscript(
-      {
-        text: found.transcript.text,
-        segments: found.transcript.segments,
-        language: found.transcript.language,
-        durationSeconds: found.job.durationSeconds ?? 0,
-      },
-      format === "json" ? "verbose_json" : format,
-    );
-    if (rendered.contentType === "application/json") return c.json(JSON.parse(rendered.body) as unknown, 200);
-    return c.text(rendered.body, 200, { "Content-Type": rendered.contentType });
+    const rendered = renderTranscript(transcript, format as TranscriptFormat);
+    return c.text(rendered.body, 200, { "Content-Type": TRANSCRIPT_MEDIA_TYPES[format] });
   });
 
   app.openapi(listTranscriptions, async (c) => {

@@ -2,16 +2,20 @@ import { and, eq, gte, inArray, lt, sql } from "drizzle-orm";
 import type { Db } from "../../db/client.js";
 import { jobs, rateLimitWindows, usageRecords } from "../../db/schema.js";
 
-/** Counts one request in the key's current one-minute window; returns the count so far (this one included). */
-export async function countRequest(db: Db, apiKeyId: string, windowStart: Date): Promise<number> {
+/** Which budget a request counts against: reads (GET, HEAD) or everything else. */
+export type RequestKind = "read" | "write";
+
+/** Counts one request in the key's current one-minute window; returns that kind's count so far (this one included). */
+export async function countRequest(db: Db, apiKeyId: string, windowStart: Date, kind: RequestKind = "write"): Promise<number> {
+  const column = kind === "read" ? rateLimitWindows.readCount : rateLimitWindows.requestCount;
   const [row] = await db
     .insert(rateLimitWindows)
-    .values({ apiKeyId, windowStart, requestCount: 1 })
+    .values({ apiKeyId, windowStart, requestCount: kind === "write" ? 1 : 0, readCount: kind === "read" ? 1 : 0 })
     .onConflictDoUpdate({
       target: [rateLimitWindows.apiKeyId, rateLimitWindows.windowStart],
-      set: { requestCount: sql`${rateLimitWindows.requestCount} + 1` },
+      set: kind === "read" ? { readCount: sql`${column} + 1` } : { requestCount: sql`${column} + 1` },
     })
-    .returning({ count: rateLimitWindows.requestCount });
+    .returning({ count: column });
   return row.count;
 }
 

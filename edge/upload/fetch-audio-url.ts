@@ -1,5 +1,6 @@
 import { ApiError } from "../../shared/api-error.js";
 import { checkOutboundUrl, TargetRejected, type ResolveHost } from "../../shared/network-guard.js";
+import { targetRefusalMessage } from "./target-refusal.js";
 
 const MAX_REDIRECTS = 3;
 
@@ -19,7 +20,7 @@ export async function fetchAudioUrl(
     try {
       target = await checkOutboundUrl(url, options.allowList, options.resolveHost);
     } catch (error) {
-      if (error instanceof TargetRejected) throw new ApiError("invalid_audio_url", `audio_url refused: ${error.message}`);
+      if (error instanceof TargetRejected) throw new ApiError("invalid_audio_url", targetRefusalMessage("audio_url", error));
       throw error;
     }
     let response: Response;

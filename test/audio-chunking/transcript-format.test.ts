@@ -273,14 +273,17 @@ describe("text and JSON", () => {
       text: "",
       segments: [],
       words: [],
+      word_timestamps: "estimated",
     });
   });
 
   it("adds words to verbose_json when asked", () => {
     const withWords = { ...threeCues, words: [{ word: "Hello", start: 0.1234, end: 0.5 }] };
-    expect(JSON.parse(renderVerboseJson(withWords, { includeWords: true })).words).toEqual([
-      { word: "Hello", start: 0.123, end: 0.5 },
-    ]);
+    const body = JSON.parse(renderVerboseJson(withWords, { includeWords: true }));
+    expect(body.words).toEqual([{ word: "Hello", start: 0.123, end: 0.5 }]);
+    // Qwen3-ASR reports no word times: the response says they are estimates.
+    expect(body.word_timestamps).toBe("estimated");
+    expect(JSON.parse(renderVerboseJson(withWords)).word_timestamps).toBeUndefined();
   });
 
   it("serves text formats as text/plain and JSON as application/json", () => {

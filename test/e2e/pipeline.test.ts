@@ -65,7 +65,7 @@ describe.each(databaseKinds)("pipeline end to end on %s", (kind) => {
 
     const srt = await stack.request(`/v1/transcriptions/${id}/transcript?format=srt`);
     expect(srt.status).toBe(200);
-    expect(srt.headers.get("content-type")).toMatch(/^text\/plain/);
+    expect(srt.headers.get("content-type")).toBe("application/x-subrip; charset=utf-8");
   });
 
   it("completes a silent upload with an empty transcript instead of asking the model", async () => {

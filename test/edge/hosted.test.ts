@@ -49,8 +49,10 @@ describe("hosted service features", () => {
     it("answers 429 with Retry-After and RateLimit headers past the per-key limit", async () => {
       const created = await (await admin("/v1/admin/keys", { method: "POST", body: JSON.stringify({ name: "limited", rate_limit_per_minute: 3 }) })).json();
       const responses = [];
-      for (let i = 0; i < 4; i++) responses.push(await h.app.request("/v1/transcriptions", { headers: h.auth(created.key) }));
-      expect(responses.slice(0, 3).map((r) => r.status)).toEqual([200, 200, 200]);
+      // Writes count against the key's limit (reads have their own budget): a create without audio is one.
+      const create = () => h.app.request("/v1/transcriptions", { method: "POST", headers: { ...h.auth(created.key), "Content-Type": "application/json" }, body: "{}" });
+      for (let i = 0; i < 4; i++) responses.push(await create());
+      expect(responses.slice(0, 3).map((r) => r.status)).toEqual([400, 400, 400]);
       expect(responses[0].headers.get("ratelimit-limit")).toBe("3");
       expect(responses[2].headers.get("ratelimit-remaining")).toBe("0");
       expect(responses[0].headers.get("ratelimit-policy")).toBe('"minute";q=3;w=60');
