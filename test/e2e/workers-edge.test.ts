@@ -27,8 +27,8 @@ import { testDatabase, type TestDatabase } from "../support/database.js";
 const MODEL = fileURLToPath(new URL("../../models/qwen3-asr-synth-en", import.meta.url));
 const SPOKEN = "Set a timer for five minutes.";
 const BUCKET = "qwen3-asr-uploads";
-const speechWav = new Uint8Array(readFileSync(new URL("../fixtures/audio/speech.wav", import.meta.url)));
-const speechMp3 = new Uint8Array(readFileSync(new URL("../fixtures/audio/formats/speech.mp3", import.meta.url)));
+const speechWav: Uint8Array<ArrayBuffer> = new Uint8Array(readFileSync(new URL("../fixtures/audio/speech.wav", import.meta.url)));
+const speechMp3: Uint8Array<ArrayBuffer> = new Uint8Array(readFileSync(new URL("../fixtures/audio/formats/speech.mp3", import.meta.url)));
 
 type Job = { id: string; status: string; text: string | null; error: { code: string; message: string } | null };
 
@@ -86,7 +86,7 @@ describe("the edge on workerd, end to end", () => {
   const call = (path: string, init: RequestInit = {}) =>
     fetch(edge.url + path, { ...init, headers: { Authorization: `Bearer ${apiKey}`, ...(init.headers ?? {}) } });
 
-  const upload = (bytes: Uint8Array, name: string, fields: Record<string, string> = {}) => {
+  const upload = (bytes: Uint8Array<ArrayBuffer>, name: string, fields: Record<string, string> = {}) => {
     const form = new FormData();
     form.append("file", new Blob([bytes]), name);
     for (const [field, value] of Object.entries(fields)) form.append(field, value);
