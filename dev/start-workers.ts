@@ -130,6 +130,10 @@ async function main(): Promise<void> {
   };
   process.once("SIGINT", () => void stop());
   process.once("SIGTERM", () => void stop());
+  // wrangler exits the process on a signal of its own accord; the GPU worker must not outlive it.
+  process.once("exit", () => {
+    if (worker?.exitCode === null) worker.kill("SIGTERM");
+  });
 }
 
 main().catch((error) => {
