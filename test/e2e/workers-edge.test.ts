@@ -140,19 +140,36 @@ describe("the edge on workerd, end to end", () => {
     expect(result.segments?.[0]).toMatchObject({ start: 0, text: SPOKEN });
   });
 
+  /** What the Node edge answers for these bytes before any job exists: "accepted", or its error. */
+  const nodeEdgeVerdict = (bytes: Uint8Array) =>
+    validateAudio(bytes, nodeAudioProbe(config.limits), config.limits).then(
+      () => "accepted" as const,
+      (error: unknown) => {
+        if (error instanceof ApiError) return { status: error.status, code: error.code };
+        throw error;
+      },
+    );
+
   it("fails a job the headers let through with the Node edge's code, and bills nothing", async () => {
     // An MP3 cut to a tenth: its frames look fine, but what is left lasts less than the shortest audio accepted.
     const cut = speechMp3.slice(0, Math.floor(speechMp3.length / 10));
-    const nodeEdge = await validateAudio(cut, nodeAudioProbe(config.limits), config.limits).then(
-      () => "accepted",
-      (error: unknown) => (error instanceof ApiError ? error.code : error),
-    );
-    expect(nodeEdge).toBe("audio_too_short");
+    const nodeEdge = await nodeEdgeVerdict(cut);
+    expect(nodeEdge).toEqual({ status: 422, code: "audio_too_short" });
 
     const id = await created(await upload(cut, "cut.mp3"));
     const job = await finished(id);
-    expect(job).toMatchObject({ status: "failed", text: null, error: { code: nodeEdge } });
+    expect(job).toMatchObject({ status: "failed", text: null, error: { code: "audio_too_short" } }); // the Node edge's code, as checked above
     expect(job.error?.message).toMatch(/at least 0.1 s/);
     expect(await billed(id)).toEqual([]);
+  });
+
+  it("answers the OpenAI route, for a file the worker fails, with the Node edge's status and code", async () => {
+    const cut = speechMp3.slice(0, Math.floor(speechMp3.length / 12));
+    const nodeEdge = await nodeEdgeVerdict(cut);
+    expect(nodeEdge).not.toBe("accepted");
+    const client = new OpenAI({ apiKey, baseURL: `${edge.url}/v1`, maxRetries: 0 });
+    const error = await client.audio.transcriptions.create({ file: await toFile(cut, "cut.mp3"), model: "qwen3-asr" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect({ status: (error as InstanceType<typeof OpenAI.APIError>).status, code: (error as InstanceType<typeof OpenAI.APIError>).code }).toEqual(nodeEdge);
   });
 });
