@@ -35,6 +35,13 @@ const corpus: Array<{ name: string; bytes: Uint8Array }> = [
     }),
 ];
 
+/**
+ * The one pair of codes the edges give apart, both 422: an MP3 cut inside its first frame. Its header declares a
+ * frame's worth of audio, too short on Workers (audio_too_short); the decoder finds no whole frame (empty_audio).
+ */
+const cutInFirstMp3Frame = (name: string, workers: Verdict, node: Verdict): boolean =>
+  name.includes(".mp3") && typeof workers === "object" && workers.code === "audio_too_short" && typeof node === "object" && node.code === "empty_audio";
+
 type Verdict = "accepted" | { status: number; code: string };
 
 async function edgeVerdict(bytes: Uint8Array, probe: typeof nodeAudioProbe): Promise<Verdict> {
@@ -75,10 +82,11 @@ describe("validation on the Workers edge + GPU worker = validation on the Node e
     if (workers === "accepted") {
       // Passed on: the worker's decode decides, exactly as the Node edge did.
       expect(await workerVerdict(entry.bytes)).toEqual(node);
+    } else if (cutInFirstMp3Frame(entry.name, workers, node)) {
+      expect(node).toMatchObject({ status: workers.status });
     } else {
-      // Refused from headers: only what the Node edge refuses too, with the same status.
-      expect(node).not.toBe("accepted");
-      expect(typeof node === "object" && node.status).toBe(workers.status);
+      // Refused from headers: only what the Node edge refuses too, with the same code.
+      expect(workers).toEqual(node);
     }
   });
 
