@@ -9,7 +9,7 @@ import type { Logger } from "../shared/logger.js";
 import { billableSeconds } from "../shared/metering.js";
 import { jobMessageSchema, type JobQueueReceiver, type ReceivedMessage } from "../shared/queue.js";
 import { detectSpeechByEnergy, planChunks, type AudioChunk, type SpeechDetector } from "./audio/chunk.js";
-import { decodeAudio } from "./audio/decode.js";
+import { decodeJobAudio } from "./job-audio.js";
 import { mergeChunkTranscripts } from "./audio/merge.js";
 import { Batcher, type BatchReport, type ChunkOutcome, type ChunkWork } from "./batcher.js";
 import type { Qwen3AsrEngine } from "./engine/engine.js";
@@ -203,7 +203,7 @@ export class WorkerService {
         await this.fail(job.id, lease, "audio_missing", "the uploaded audio is no longer in storage");
         return;
       }
-      const decoded = await decodeAudio(bytes, { maxDurationSeconds: config.limits.maxDurationSeconds, minDurationSeconds: 0 });
+      const decoded = await decodeJobAudio(bytes, config.limits);
       let forcedLanguage: string | undefined;
       if (job.language) {
         forcedLanguage = languageName(job.language) ?? undefined;

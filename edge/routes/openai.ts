@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, desc, eq, gte, inArray } from "drizzle-orm";
 import { jobs, type Job } from "../../db/schema.js";
 import { ApiError } from "../../shared/api-error.js";
+import { AUDIO_ERROR_CODES } from "../../shared/audio-sniff.js";
 import { languageName } from "../../shared/languages.js";
 import { renderTranscript, type Transcript, type TranscriptFormat } from "../../shared/transcript-format.js";
 import type { EdgeDeps } from "../deps.js";
@@ -138,8 +139,11 @@ export function openAiRoutes(app: OpenAPIHono<AppEnv>): void {
     }
     if (done.job.status !== "completed" || !done.transcript) {
       const code = done.job.errorCode ?? done.job.status;
-      const unusable = ["undecodable_audio", "empty_audio", "audio_too_short", "audio_too_long", "invalid_samples", "unsupported_language"].includes(code);
-      throw new ApiError(unusable ? "undecodable_audio" : "internal_error", `transcription ${done.job.status}: ${done.job.errorMessage ?? code}`);
+      // The worker fails audio with the codes the Node edge refuses it with up front (the Workers edge reads only
+      // headers): answer with that code and its status, as the Node edge would have.
+      const audioCode = AUDIO_ERROR_CODES.find((known) => known === code);
+      const answer = audioCode ?? (code === "unsupported_language" ? "undecodable_audio" : "internal_error");
+      throw new ApiError(answer, `transcription ${done.job.status}: ${done.job.errorMessage ?? code}`);
     }
     const transcript: Transcript = {
       text: done.transcript.text,

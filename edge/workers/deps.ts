@@ -1,6 +1,7 @@
 import { R2BlobStore } from "../../shared/adapters/r2-blob-store.js";
 import { createLogger, type LogLevel } from "../../shared/logger.js";
 import type { EdgeDeps } from "../deps.js";
+import { workerBucket } from "./bucket.js";
 import { workerServiceConfig } from "./config.js";
 import { openRequestDatabase } from "./database.js";
 import { workerDirectUploads } from "./direct-uploads.js";
@@ -20,7 +21,7 @@ export interface RequestDeps {
  */
 export function workerDeps(env: WorkerEnv): RequestDeps {
   const config = workerServiceConfig(env);
-  const blobs = new R2BlobStore(env.UPLOADS_BUCKET);
+  const blobs = new R2BlobStore(workerBucket(env));
   const queue = workerJobQueue(env);
   const database = openRequestDatabase(env);
   return {

@@ -12,6 +12,8 @@ export interface HyperdriveBinding {
 export interface WorkerEnv {
   HYPERDRIVE: HyperdriveBinding;
   UPLOADS_BUCKET: R2BucketLike;
+  /** `r2` (default): audio through the UPLOADS_BUCKET binding; `s3`: through the S3 API (edge/workers/bucket.ts). */
+  BLOB_STORE?: string;
   /** PostgreSQL schema holding the tables when it is not `public` (tests give each run its own). */
   DATABASE_SEARCH_PATH?: string;
 

@@ -59,9 +59,11 @@ function readHeaders({ head, totalBytes, tail }: HeaderBytes, whole: boolean): A
  */
 function refuseMissingHeaders(info: AudioHeaderInfo, whole: boolean, maxDurationSeconds: number): void {
   const missing = (what: string) => new AudioError("undecodable_audio", `the ${info.format} file has no ${what} (damaged or cut short)`);
+  // What decoding such a file finds on Node: no samples at all (the same code on both runtimes).
+  const noAudio = (what: string) => new AudioError("empty_audio", `the ${info.format} file has no ${what}, so no audio (damaged or cut short)`);
   switch (info.format) {
     case "flac":
-      if (!info.sampleRate) throw missing("valid STREAMINFO header");
+      if (!info.sampleRate) throw noAudio("valid STREAMINFO header");
       return;
     case "ogg":
       // The first page names the codec: Theora video, or a page cut short, is nothing we decode.
@@ -71,7 +73,7 @@ function refuseMissingHeaders(info: AudioHeaderInfo, whole: boolean, maxDuration
       if (whole && info.durationSeconds === undefined) throw new AudioError("empty_audio", "the Ogg stream ends before its first audio page");
       return;
     case "mp3":
-      if (whole && !info.sampleRate) throw missing("MPEG audio frame");
+      if (whole && !info.sampleRate) throw noAudio("MPEG audio frame");
       return;
     case "m4a":
       if (whole && !info.codec) throw missing("sound track");
