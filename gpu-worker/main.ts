@@ -56,6 +56,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     maxWaitMs: config.batching.maxWaitMs,
     maxBatch: config.batching.maxBatch,
     calibration: loadCalibration(config.batching.calibrationFile, engine.config, config.model.dir),
+    decoding: engine.decoding,
   });
   const observability = new WorkerObservability({ db: options.database.db, logger, config, planner, ...options.observability });
   const speechDetector = config.chunking.detector === "silero" ? await SileroSpeechDetector.load() : undefined;

@@ -40,10 +40,15 @@ export interface ItemShape {
   contextTokens?: number;
 }
 
+/** Where the greedy loop runs (engine option `decoding`): generate.onnx in one run, or decoder.onnx from JS. */
+export type Decoding = "graph" | "host";
+
 export interface MemoryModelOptions {
   /** Slices of ≤ n_window_infer frames the engine packs into one encoder call (engine option). */
   encoderSlicesPerCall?: number;
-  /** KV copies alive at a decode step (see KV_COPIES_ALIVE). */
+  /** Which loop holds the cache; default "host" (decoder.onnx), the worker passes the engine's. */
+  decoding?: Decoding;
+  /** Copies of the loop-carried cache alive at the decode peak (GENERATED_KV_COPIES / KV_COPIES_ALIVE). */
   kvCopiesAlive?: number;
   calibration?: Calibration;
 }
@@ -96,10 +101,18 @@ export const MAX_NEW_TOKENS_HEADROOM = 16;
 export const HARD_OUTPUT_TOKENS_PER_SECOND = 25;
 export const HARD_OUTPUT_HEADROOM = 64;
 /**
- * The merged decoder concatenates past and new keys into fresh `present` tensors, so at every decode step
- * the past [B, KV, P, D] and the present [B, KV, P+1, D] of every layer are alive together.
+ * Host loop (decoder.onnx driven from JS): the merged decoder concatenates past and new keys into fresh
+ * `present` tensors, so at every decode step the past [B, KV, P, D] and the present [B, KV, P+1, D] of every
+ * layer are alive together, and rows leave the batch as they end.
  */
 export const KV_COPIES_ALIVE = 2;
+/**
+ * Graph loop (generate.onnx): the prompt's cache is written once by the prefill and only read by the steps (one
+ * copy); the generated tokens' cache is loop-carried, and onnxruntime's Loop allocates every iteration's outputs
+ * anew and copies the last ones out, so that part is alive GENERATED_KV_COPIES times at the end of the loop
+ * (measured by bench/kv-copies.ts). Rows stay in the batch until every row has ended.
+ */
+export const GENERATED_KV_COPIES = 3;
 /**
  * Encoder slices (≤ 800 frames each) packed into one encoder call. Fixed per worker, not chosen per batch: the
  * encoder session's arena keeps the largest call it ever ran, so a batch-by-batch choice would not bound memory.
@@ -346,6 +359,17 @@ function ioBufferBytes(config: ModelConfig, rows: number, paddedSequence: number
   return rows * (config.qwen3_asr.hidden_size * ACTIVATION_BYTES + paddedSequence * ACTIVATION_BYTES + INDEX_BYTES);
 }
 
+/**
+ * Graph loop, one layer at the longest step: the prompt and generated caches joined for attention, and keys and
+ * values expanded to the query heads (GQA), alive only while that layer runs.
+ */
+function stepLayerBytes(config: ModelConfig, ioDtype: IoDtype, rows: number, paddedSequence: number): number {
+  const q = config.qwen3_asr;
+  const joined = (rows * paddedSequence * kvBytesPerToken(config, ioDtype)) / q.num_hidden_layers;
+  const expanded = rows * paddedSequence * 2 * q.num_attention_heads * q.head_dim * ioBytes(ioDtype);
+  return joined + expanded;
+}
+
 // ------------------------------------------------------------------------------------------------- batch
 
 /** Modelled peak device memory of running `items` as one engine batch. */
@@ -358,7 +382,8 @@ export function estimateBatchBytes(
   const calibration = options.calibration ?? defaultCalibration;
   const k = calibration.coefficients;
   const slicesPerCall = options.encoderSlicesPerCall ?? DEFAULT_ENCODER_SLICES_PER_CALL;
-  const copies = options.kvCopiesAlive ?? KV_COPIES_ALIVE;
+  const decoding = options.decoding ?? "host";
+  const copies = options.kvCopiesAlive ?? (decoding === "graph" ? GENERATED_KV_COPIES : KV_COPIES_ALIVE);
 
   const prompts = items.map((item) => promptTokens(config, item));
   const maxNew = items.map((item) => itemMaxNewTokens(config, item));
@@ -374,14 +399,23 @@ export function estimateBatchBytes(
   const ceil = (coefficient: number, bytes: number): number => Math.ceil(coefficient * bytes);
   const kvPerToken = kvBytesPerToken(config, dtypes.io);
 
+  const longestNew = Math.max(0, ...maxNew);
+  const kvTokens =
+    decoding === "graph"
+      ? rows * S + copies * rows * longestNew // prompt cache once, generated cache `copies` times; rows stay
+      : copies * peakKvRowTokens(S, maxNew);
   const terms = {
     weights: ceil(k.weights, weightBytes(config, dtypes.weights)),
     runtimeReserve: calibration.runtimeReserveBytes,
-    kvCache: ceil(k.kvCache, copies * kvPerToken * peakKvRowTokens(S, maxNew)),
+    kvCache: ceil(k.kvCache, kvPerToken * kvTokens),
     encoderActivations: rows === 0 ? 0 : ceil(k.encoderActivations, encoderActivationBytes(config, call)),
     prefillActivations: ceil(k.prefillActivations, prefillActivationBytes(config, rows, S)),
-    logits: ceil(k.logits, rows * config.qwen3_asr.vocab_size * ACTIVATION_BYTES),
-    ioBuffers: ceil(k.ioBuffers, ioBufferBytes(config, rows, paddedSequenceTokens)),
+    // The graph loop keeps the logits and their log-softmax (for the chosen token's log-probability).
+    logits: ceil(k.logits, (decoding === "graph" ? 2 : 1) * rows * config.qwen3_asr.vocab_size * ACTIVATION_BYTES),
+    ioBuffers: ceil(
+      k.ioBuffers,
+      ioBufferBytes(config, rows, paddedSequenceTokens) + (decoding === "graph" ? stepLayerBytes(config, dtypes.io, rows, paddedSequenceTokens) : 0),
+    ),
   };
   const prefillPhase = terms.prefillActivations + ceil(k.kvCache, kvPerToken * rows * S);
   const decodePhase = terms.kvCache + terms.ioBuffers;

@@ -6,6 +6,7 @@ import {
   estimateBatchBytes,
   promptTokens,
   sequenceTokens,
+  type Decoding,
   type IoDtype,
   type ItemShape,
   type MemoryBreakdown,
@@ -53,6 +54,8 @@ export interface PlannerConfig {
   ioDtype: IoDtype;
   maxEncoderSlicesPerCall: number;
   calibration: Calibration;
+  /** The engine's decoding loop (Qwen3AsrEngine.decoding): it decides how the KV cache is held. */
+  decoding: Decoding;
 }
 
 export const DEFAULT_BUDGET_BYTES = 5 * 2 ** 30;
@@ -73,6 +76,7 @@ export function plannerConfig(model: ModelConfig, overrides: Partial<PlannerConf
     ioDtype: model.qwen3_asr.io_dtype,
     maxEncoderSlicesPerCall: DEFAULT_ENCODER_SLICES_PER_CALL,
     calibration: defaultCalibration,
+    decoding: "host",
     ...overrides,
   };
   if (!(config.budgetBytes > 0)) throw new RangeError("budgetBytes must be positive");
@@ -155,7 +159,7 @@ export function planNextBatch<T extends WorkItem>(
       model,
       dtypes,
       batch.map((c) => c.shape),
-      { encoderSlicesPerCall: slicesPerCall, calibration: config.calibration },
+      { encoderSlicesPerCall: slicesPerCall, calibration: config.calibration, decoding: config.decoding },
     );
 
   const rejected: Rejection<T>[] = [];

@@ -4,10 +4,12 @@ import { describe, expect, it } from "vitest";
 import { modelConfigSchema, type ModelConfig } from "../../shared/model-config.js";
 import { defaultCalibration } from "../../gpu-worker/scheduler/calibration.js";
 import {
+  GENERATED_KV_COPIES,
   KV_COPIES_ALIVE,
   MAX_NEW_TOKENS_HEADROOM,
   MAX_NEW_TOKENS_PER_SECOND,
   estimateBatchBytes,
+  hardMaxNewTokensFor,
   kvBytesPerToken,
   largestEncoderCall,
   maxNewTokensFor,
@@ -85,7 +87,8 @@ describe("KV cache and sequence length", () => {
   it("gives a 30 s chunk 9 + 390 + 6 + 196 tokens", () => {
     expect(promptTokens(qwen17, thirtySeconds)).toBe(9 + 390 + 6);
     expect(sequenceTokens(qwen17, thirtySeconds)).toBe(601);
-    expect(sequenceTokens(qwen17, { frames: 3000, forcedLanguage: "English" })).toBe(604);
+    // A forced language has a longer suffix and its own output rate: English 4.5 tokens/s → 135 + 16.
+    expect(sequenceTokens(qwen17, { frames: 3000, forcedLanguage: "English" })).toBe(9 + 390 + 9 + 151);
     expect(sequenceTokens(qwen17, { frames: 3000, maxNewTokens: 50 })).toBe(455);
     expect(() => sequenceTokens(qwen17, { frames: 3000, forcedLanguage: "Klingon" })).toThrow(/Klingon/);
   });
@@ -216,5 +219,26 @@ describe("context prompts", () => {
     const withContext = estimateBatchBytes(config, { weights: "bfloat16", io: "float16" }, [{ frames: 3000, contextTokens: 40 }]);
     expect(withContext.shape.paddedPromptTokens).toBe(plain.shape.paddedPromptTokens + 40);
     expect(withContext.kvCache).toBeGreaterThan(plain.kvCache);
+  });
+});
+
+describe("output reservation and the graph loop's cache", () => {
+  const config = modelConfigSchema.parse(JSON.parse(readFileSync(new URL("../fixtures/configs/qwen3-asr-1.7b.json", import.meta.url), "utf8")));
+  const dtypes = { weights: config.qwen3_asr.weights_dtype, io: config.qwen3_asr.io_dtype };
+
+  it("reserves by language and lets a chunk be continued far beyond it", () => {
+    expect(maxNewTokensFor(30, "English")).toBe(151);
+    expect(maxNewTokensFor(30, "Hindi")).toBe(496);
+    expect(maxNewTokensFor(30)).toBe(196);
+    expect(hardMaxNewTokensFor(30)).toBeGreaterThan(maxNewTokensFor(30, "Hindi"));
+  });
+
+  it("counts the prompt cache once and the generated cache GENERATED_KV_COPIES times, for every row to the end", () => {
+    const items = [{ frames: 3000, maxNewTokens: 100 }, { frames: 3000, maxNewTokens: 20 }];
+    const graph = estimateBatchBytes(config, dtypes, items, { decoding: "graph" });
+    const prompt = promptTokens(config, items[0]);
+    expect(graph.kvCache).toBe(kvBytesPerToken(config, dtypes.io) * (2 * prompt + GENERATED_KV_COPIES * 2 * 100));
+    const host = estimateBatchBytes(config, dtypes, items, { decoding: "host" });
+    expect(host.kvCache).toBe(kvBytesPerToken(config, dtypes.io) * KV_COPIES_ALIVE * 2 * (prompt + 100));
   });
 });
