@@ -239,6 +239,7 @@ describe("output reservation and the graph loop's cache", () => {
     const prompt = promptTokens(config, items[0]);
     expect(graph.kvCache).toBe(kvBytesPerToken(config, dtypes.io) * (2 * prompt + GENERATED_KV_COPIES * 2 * 100));
     const host = estimateBatchBytes(config, dtypes, items, { decoding: "host" });
-    expect(host.kvCache).toBe(kvBytesPerToken(config, dtypes.io) * KV_COPIES_ALIVE * 2 * (prompt + 100));
+    // The host loop drops rows as they end: the peak is the larger of one row at 100 and two rows at 20 tokens.
+    expect(host.kvCache).toBe(kvBytesPerToken(config, dtypes.io) * KV_COPIES_ALIVE * Math.max(prompt + 100, 2 * (prompt + 20)));
   });
 });
