@@ -1,6 +1,7 @@
 import * as ort from "onnxruntime-node";
 import { EngineError } from "./errors.js";
 import type { ModelDirectory } from "./model-dir.js";
+import { graphDtypes } from "./tensor-dtype.js";
 
 export type ExecutionProvider = "cpu" | "cuda";
 
@@ -68,25 +69,27 @@ function expectTensor(
   });
 }
 
+/** Checks every graph tensor against config.json: names, ranks, dims, and the dtypes `io_dtype`/`kv_dtype` name. */
 export function validateGraphs(dir: ModelDirectory, sessions: ModelSessions): void {
   const q = dir.config.qwen3_asr;
+  const { io, kv } = graphDtypes(dir.config);
   const { encoder, embedTokens, decoder } = dir.files;
   const encIn = metadataOf(sessions.encoder, "input");
   const encOut = metadataOf(sessions.encoder, "output");
-  expectTensor(encoder, encIn, "input_features", "float32", [1, q.n_mels, null], "n_mels");
+  expectTensor(encoder, encIn, "input_features", io, [1, q.n_mels, null], "n_mels");
   expectTensor(encoder, encIn, "valid_indices", "int64", [null], "");
-  expectTensor(encoder, encIn, "attn_bias", "float32", [1, 1, null, null], "");
-  expectTensor(encoder, encOut, "audio_embeds", "float32", [1, null, q.hidden_size], "hidden_size");
+  expectTensor(encoder, encIn, "attn_bias", io, [1, 1, null, null], "");
+  expectTensor(encoder, encOut, "audio_embeds", io, [1, null, q.hidden_size], "hidden_size");
 
   expectTensor(embedTokens, metadataOf(sessions.embedTokens, "input"), "input_ids", "int64", [null, null], "");
-  expectTensor(embedTokens, metadataOf(sessions.embedTokens, "output"), "inputs_embeds", "float32", [null, null, q.hidden_size], "hidden_size");
+  expectTensor(embedTokens, metadataOf(sessions.embedTokens, "output"), "inputs_embeds", io, [null, null, q.hidden_size], "hidden_size");
 
   const decIn = metadataOf(sessions.decoder, "input");
   const decOut = metadataOf(sessions.decoder, "output");
-  expectTensor(decoder, decIn, "inputs_embeds", "float32", [null, null, q.hidden_size], "hidden_size");
-  expectTensor(decoder, decIn, "attn_bias", "float32", [null, 1, null, null], "");
+  expectTensor(decoder, decIn, "inputs_embeds", io, [null, null, q.hidden_size], "hidden_size");
+  expectTensor(decoder, decIn, "attn_bias", io, [null, 1, null, null], "");
   expectTensor(decoder, decIn, "position_ids", "int64", [null, null], "");
-  expectTensor(decoder, decOut, "logits", "float32", [null, null, q.vocab_size], "vocab_size");
+  expectTensor(decoder, decOut, "logits", io, [null, null, q.vocab_size], "vocab_size");
   const pastInputs = [...decIn.keys()].filter((n) => n.startsWith("past_key_values.")).length;
   if (pastInputs !== 2 * q.num_hidden_layers) {
     throw new EngineError(
@@ -96,8 +99,8 @@ export function validateGraphs(dir: ModelDirectory, sessions: ModelSessions): vo
   }
   for (let i = 0; i < q.num_hidden_layers; i++) {
     for (const kind of ["key", "value"]) {
-      expectTensor(decoder, decIn, `past_key_values.${i}.${kind}`, "float32", [null, q.num_key_value_heads, null, q.head_dim], "num_key_value_heads/head_dim");
-      expectTensor(decoder, decOut, `present.${i}.${kind}`, "float32", [null, q.num_key_value_heads, null, q.head_dim], "num_key_value_heads/head_dim");
+      expectTensor(decoder, decIn, `past_key_values.${i}.${kind}`, kv, [null, q.num_key_value_heads, null, q.head_dim], "num_key_value_heads/head_dim");
+      expectTensor(decoder, decOut, `present.${i}.${kind}`, kv, [null, q.num_key_value_heads, null, q.head_dim], "num_key_value_heads/head_dim");
     }
   }
 }
