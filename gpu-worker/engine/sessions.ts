@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { EngineError } from "./errors.js";
 import type { ModelDirectory } from "./model-dir.js";
@@ -16,6 +17,11 @@ export interface SessionOptions {
    * also quantize activations on the fly; "basic" keeps the graph's exact dequantize-then-float semantics.
    */
   graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
+  /**
+   * Write onnxruntime's optimised graphs here (`encoder.optimized.onnx`, …): what a session really holds after
+   * constant folding and layout changes. For inspection and the precision tests; costs a write per load.
+   */
+  optimizedModelDir?: string;
 }
 
 export interface ModelSessions {
@@ -120,17 +126,24 @@ function decoderOutputLocation(dir: ModelDirectory, options: SessionOptions): Pi
 }
 
 export async function openModelSessions(dir: ModelDirectory, options: SessionOptions = {}): Promise<ModelSessions> {
-  const provider: ort.InferenceSession.ExecutionProviderConfig =
-    options.executionProvider === "cuda" ? { name: "cuda", deviceId: options.deviceId ?? 0 } : "cpu";
+  const cuda = options.executionProvider === "cuda";
+  // onnxruntime-node 1.30 passes only deviceId to the CUDA provider (js/node/src/session_options_helper.cc):
+  // gpu_mem_limit and arena_extend_strategy cannot be set from Node. What can be set is a session config entry:
+  // weights are allocated exactly (outside the BFC arena, which rounds growth up), so the arena holds only
+  // activations and the KV cache that the memory model budgets.
+  const provider: ort.InferenceSession.ExecutionProviderConfig = cuda ? { name: "cuda", deviceId: options.deviceId ?? 0 } : "cpu";
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: options.graphOptimizationLevel ?? "all",
     ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
+    ...(cuda ? { extra: { session: { use_device_allocator_for_initializers: "1" } } } : {}),
   };
+  const optimized = (name: string): Pick<ort.InferenceSession.SessionOptions, "optimizedModelFilePath"> =>
+    options.optimizedModelDir ? { optimizedModelFilePath: join(options.optimizedModelDir, `${name}.optimized.onnx`) } : {};
   // The embedding table stays on the host: on a GPU it would take vocab × hidden of the memory budget.
   const [encoder, embedTokens, decoder] = await Promise.all([
-    openSession(dir.files.encoder, { ...base, executionProviders: [provider] }),
-    openSession(dir.files.embedTokens, { ...base, executionProviders: ["cpu"] }),
-    openSession(dir.files.decoder, { ...base, executionProviders: [provider], ...decoderOutputLocation(dir, options) }),
+    openSession(dir.files.encoder, { ...base, executionProviders: [provider], ...optimized("encoder") }),
+    openSession(dir.files.embedTokens, { ...base, executionProviders: ["cpu"], ...optimized("embed_tokens") }),
+    openSession(dir.files.decoder, { ...base, executionProviders: [provider], ...decoderOutputLocation(dir, options), ...optimized("decoder") }),
   ]);
   const sessions = { encoder, embedTokens, decoder };
   try {

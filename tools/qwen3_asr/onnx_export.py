@@ -130,18 +130,25 @@ def export_graphs(model: Qwen3ASR, out_dir: str) -> None:
 # --------------------------------------------------------------------------------------- precisions
 
 
-def convert_weights(path: str, dtype: str, block_size: int = DEFAULT_BLOCK_SIZE) -> int:
-    """Rewrite the float32 graph at `path` into `dtype` (tools/qwen3_asr/precision.py); returns its weight bytes.
+def convert_weights(src: str, dst: str, dtype: str, block_size: int = DEFAULT_BLOCK_SIZE) -> int:
+    """Write the float32 graph at `src` in `dtype` to `dst` (tools/qwen3_asr/precision.py); returns its weight bytes.
 
-    Loads and saves through external data when the graph is large, never through one >2 GB protobuf.
+    Large graphs go out with one external data file (`dst.data`), never through one >2 GB protobuf.
     """
-    graph_name = os.path.splitext(os.path.basename(path))[0]
-    model = onnx.load(path)
-    if dtype == "float32" and weight_bytes(model) <= EXTERNAL_DATA_THRESHOLD:
-        return weight_bytes(model)  # torch's file as it is (the fp32 goldens were made from these bytes)
-    model = convert_graph(model, graph_name, dtype, block_size)
-    save_model(model, path)
+    import shutil
+
+    graph_name = os.path.splitext(os.path.basename(dst))[0]
+    skeleton = onnx.load(src, load_external_data=False)
+    if dtype == "float32" and weight_bytes(skeleton) <= EXTERNAL_DATA_THRESHOLD and not _has_external_data(skeleton):
+        shutil.copyfile(src, dst)  # torch's file as it is (the fp32 goldens were made from these bytes)
+        return weight_bytes(skeleton)
+    model = convert_graph(onnx.load(src), graph_name, dtype, block_size)
+    save_model(model, dst)
     return weight_bytes(model)
+
+
+def _has_external_data(model: onnx.ModelProto) -> bool:
+    return any(i.data_location == onnx.TensorProto.EXTERNAL for i in model.graph.initializer)
 
 
 def rounded_like(model: Qwen3ASR, dtype: str, block_size: int = DEFAULT_BLOCK_SIZE) -> Qwen3ASR:
@@ -255,9 +262,17 @@ def export_model_dir(model: Qwen3ASR, tokenizer: dict, out_dir: str, variant: st
                      max_position_embeddings: int = 65536, block_size: int = DEFAULT_BLOCK_SIZE) -> None:
     from .bpe import save
 
-    export_graphs(model, out_dir)
+    import shutil
+
+    # torch writes graphs over 2 GB as one file per tensor: export aside, then write each graph once, in its
+    # precision, with at most one `.data` file.
+    staging = os.path.join(out_dir, ".float32-export")
+    shutil.rmtree(staging, ignore_errors=True)
+    export_graphs(model, staging)
     for g in GRAPHS:
-        convert_weights(os.path.join(out_dir, f"{g}.onnx"), weights_dtype, block_size)
+        convert_weights(os.path.join(staging, f"{g}.onnx"), os.path.join(out_dir, f"{g}.onnx"), weights_dtype,
+                        block_size)
+    shutil.rmtree(staging)
     save(tokenizer, os.path.join(out_dir, "tokenizer.json"))
     cfg = config_json(model.cfg, Encoder(tokenizer), variant, weights_dtype, max_position_embeddings,
                       graph_weight_bytes(out_dir), block_size)
