@@ -125,7 +125,11 @@ function decoderOutputLocation(dir: ModelDirectory, options: SessionOptions): Pi
   return { preferredOutputLocation: locations };
 }
 
-export async function openModelSessions(dir: ModelDirectory, options: SessionOptions = {}): Promise<ModelSessions> {
+/** The onnxruntime options of each graph's session (pure: what `openModelSessions` passes). */
+export function sessionOptionsFor(
+  dir: ModelDirectory,
+  options: SessionOptions = {},
+): Record<"encoder" | "embedTokens" | "decoder", ort.InferenceSession.SessionOptions> {
   const cuda = options.executionProvider === "cuda";
   // onnxruntime-node 1.30 passes only deviceId to the CUDA provider (js/node/src/session_options_helper.cc):
   // gpu_mem_limit and arena_extend_strategy cannot be set from Node. What can be set is a session config entry:
@@ -139,11 +143,20 @@ export async function openModelSessions(dir: ModelDirectory, options: SessionOpt
   };
   const optimized = (name: string): Pick<ort.InferenceSession.SessionOptions, "optimizedModelFilePath"> =>
     options.optimizedModelDir ? { optimizedModelFilePath: join(options.optimizedModelDir, `${name}.optimized.onnx`) } : {};
-  // The embedding table stays on the host: on a GPU it would take vocab × hidden of the memory budget.
+  return {
+    encoder: { ...base, executionProviders: [provider], ...optimized("encoder") },
+    // The embedding table stays on the host: on a GPU it would take vocab × hidden of the memory budget.
+    embedTokens: { ...base, executionProviders: ["cpu"], ...optimized("embed_tokens") },
+    decoder: { ...base, executionProviders: [provider], ...decoderOutputLocation(dir, options), ...optimized("decoder") },
+  };
+}
+
+export async function openModelSessions(dir: ModelDirectory, options: SessionOptions = {}): Promise<ModelSessions> {
+  const opts = sessionOptionsFor(dir, options);
   const [encoder, embedTokens, decoder] = await Promise.all([
-    openSession(dir.files.encoder, { ...base, executionProviders: [provider], ...optimized("encoder") }),
-    openSession(dir.files.embedTokens, { ...base, executionProviders: ["cpu"], ...optimized("embed_tokens") }),
-    openSession(dir.files.decoder, { ...base, executionProviders: [provider], ...decoderOutputLocation(dir, options), ...optimized("decoder") }),
+    openSession(dir.files.encoder, opts.encoder),
+    openSession(dir.files.embedTokens, opts.embedTokens),
+    openSession(dir.files.decoder, opts.decoder),
   ]);
   const sessions = { encoder, embedTokens, decoder };
   try {
@@ -154,4 +167,3 @@ export async function openModelSessions(dir: ModelDirectory, options: SessionOpt
   }
   return sessions;
 }
-

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadModelDirectory } from "../../gpu-worker/engine/model-dir.js";
-import { openModelSessions } from "../../gpu-worker/engine/sessions.js";
+import { openModelSessions, sessionOptionsFor } from "../../gpu-worker/engine/sessions.js";
 import { constantBytesByDtype, readOnnxGraph } from "../support/onnx-proto.js";
 
 /**
@@ -112,4 +112,21 @@ describe.each([
     const weights = Object.values(weightBytes).reduce((a, b) => a + b, 0);
     expect(Math.abs(rssDeltaBytes - weights) / weights, `resident ${rssDeltaBytes} B vs weights ${weights} B`).toBeLessThanOrEqual(tolerance);
   }, 90_000);
+});
+
+describe("session options", () => {
+  const model = loadModelDirectory(fixture("models/tiny-random-fp16"));
+  it("on CUDA allocate weights outside the arena and keep the embedding table on the CPU", () => {
+    const opts = sessionOptionsFor(model, { executionProvider: "cuda", deviceId: 1 });
+    expect(opts.decoder.executionProviders).toEqual([{ name: "cuda", deviceId: 1 }]);
+    expect(opts.decoder.extra).toEqual({ session: { use_device_allocator_for_initializers: "1" } });
+    expect(opts.embedTokens.executionProviders).toEqual(["cpu"]);
+    expect(opts.decoder.graphOptimizationLevel).toBe("all");
+  });
+  it("on the CPU change nothing in onnxruntime's allocation", () => {
+    const opts = sessionOptionsFor(model, {});
+    expect(opts.encoder.executionProviders).toEqual(["cpu"]);
+    expect(opts.encoder.extra).toBeUndefined();
+    expect(opts.encoder.optimizedModelFilePath).toBeUndefined();
+  });
 });
