@@ -9,7 +9,7 @@ tools/qwen3_asr/modeling.py; exports encoder.onnx, embed_tokens.onnx, decoder.on
 tokenizer.json. Precisions (tools/qwen3_asr/precision.py): float32; float16 (half weights, I/O, activations, KV
 cache and logits, RMSNorm/softmax/RoPE in float32 inside the graph; for CUDA); int8 / int4 (weight-only
 com.microsoft.MatMulNBits, block-wise scales, float32 I/O; what onnxruntime's CPU and CUDA providers run). A
-graph with more than 256 MiB of weights is written with ONE external data file next to it (`decoder.onnx.data`).
+graph with more than 128 MiB of weights is written with ONE external data file next to it (`decoder.onnx.data`).
 `--from-onnx` rewrites an existing model directory (e.g. the shipped one) into another precision.
 Checked by `npm test` on the tiny model's own checkpoint (test/fixtures/models/tiny-random-hf).
 """

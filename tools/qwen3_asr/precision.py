@@ -27,9 +27,9 @@ from onnx import TensorProto, helper, numpy_helper
 PRECISIONS = ("float32", "float16", "int8", "int4")
 MS_DOMAIN = "com.microsoft"
 DEFAULT_BLOCK_SIZE = 32
-# Protobuf's hard limit is 2 GiB; graphs with more than 256 MiB of weights get one external data file, so the
+# Protobuf's hard limit is 2 GiB; graphs with more than 128 MiB of weights get one external data file, so the
 # 1.7B's decoder in every precision (and its 1-2 layer test model) takes the same path.
-EXTERNAL_DATA_THRESHOLD = 256 << 20
+EXTERNAL_DATA_THRESHOLD = 128 << 20
 
 # --------------------------------------------------------------------------------------------- graph helpers
 
