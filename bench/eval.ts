@@ -3,6 +3,12 @@
  * tools/train_small_model.py: sentences never used in training, spoken by training voices, by voice variants
  * not used in training, and with an English accent not used in training), through the TypeScript engine,
  * unbatched and in batches of 16. The two must give identical transcripts.
+ *
+ *   npm run eval [-- MODEL_DIR [MANIFEST]] [-- --precision float32|float16|int8|int4]
+ *
+ * `--precision P` evaluates the shipped model rewritten in P (models/qwen3-asr-synth-en/precisions/P; float32 is
+ * not committed: write it with `tools/convert_qwen3_asr.py --from-onnx models/qwen3-asr-synth-en
+ * models/qwen3-asr-synth-en/precisions/float32 --weights float32`).
  */
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -17,13 +23,22 @@ interface Manifest {
 }
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const modelDir = process.argv[2] ?? join(root, "models", "qwen3-asr-synth-en");
-const manifestPath = process.argv[3] ?? join(root, "test", "fixtures", "eval", "manifest.json");
+const args = process.argv.slice(2);
+const precisionAt = args.indexOf("--precision");
+const precision = precisionAt >= 0 ? args.splice(precisionAt, 2)[1] : undefined;
+if (precisionAt >= 0 && !["float32", "float16", "int8", "int4"].includes(precision ?? "")) {
+  console.error(`--precision must be float32, float16, int8 or int4 (got ${precision ?? "nothing"})`);
+  process.exit(2);
+}
+const shipped = join(root, "models", "qwen3-asr-synth-en");
+const modelDir = args[0] ?? (precision ? join(shipped, "precisions", precision) : shipped);
+const manifestPath = args[1] ?? join(root, "test", "fixtures", "eval", "manifest.json");
 const BATCH = 16;
 
 const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as Manifest;
 const engine = await Qwen3AsrEngine.load(modelDir);
-console.log(`model ${modelDir} (${engine.config.qwen3_asr.variant}), eval set ${manifestPath}\n`);
+const q = engine.config.qwen3_asr;
+console.log(`model ${modelDir} (${q.variant}, weights ${q.weights_dtype}, I/O ${q.io_dtype}), eval set ${manifestPath}\n`);
 console.log("set               utterances  words  WER unbatched  WER batched  identical");
 let mismatches = 0;
 for (const [name, set] of Object.entries(manifest.sets)) {

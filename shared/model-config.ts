@@ -18,8 +18,25 @@ export const audioEncoderConfigSchema = z.object({
   max_source_positions: positiveInt,
 });
 
-export const weightsDtypeSchema = z.enum(["float32", "float16", "bfloat16", "int8"]);
+/**
+ * How the graphs store weights (tools/qwen3_asr/precision.py): float32; float16 (half weights *and* half
+ * compute/I/O); int8 / int4 (weight-only com.microsoft.MatMulNBits, block-wise scales, float32 compute/I/O);
+ * bfloat16 for exports made elsewhere.
+ */
+export const weightsDtypeSchema = z.enum(["float32", "float16", "bfloat16", "int8", "int4"]);
 export type WeightsDtype = z.infer<typeof weightsDtypeSchema>;
+
+export const tensorDtypeSchema = z.enum(["float32", "float16"]);
+export type TensorDtype = z.infer<typeof tensorDtypeSchema>;
+
+/** Bytes of the constants each graph holds once loaded, as written by the converter. */
+export const graphWeightBytesSchema = z.object({
+  encoder: z.number().int().nonnegative(),
+  embed_tokens: z.number().int().nonnegative(),
+  decoder: z.number().int().nonnegative(),
+  /** generate.onnx: the decoder's weights, plus the embedding table when lm_head is quantized. */
+  generate: z.number().int().nonnegative().optional(),
+});
 
 export const modelConfigSchema = z
   .object({
@@ -59,8 +76,14 @@ export const modelConfigSchema = z
       rope_theta: z.number().positive(),
       rms_norm_eps: z.number().positive(),
       tie_word_embeddings: z.boolean(),
-      io_dtype: z.enum(["float32", "float16"]),
+      /** dtype of every float input and output of the three graphs. */
+      io_dtype: tensorDtypeSchema,
+      /** dtype of past_key_values / present; older configs lack it and mean io_dtype. */
+      kv_dtype: tensorDtypeSchema.optional(),
       weights_dtype: weightsDtypeSchema,
+      weight_bytes: graphWeightBytesSchema.optional(),
+      /** K values per scale of the int8/int4 MatMulNBits weights. */
+      quant_block_size: positiveInt.optional(),
       supported_languages: z.array(z.string()).default([]),
       audio_encoder: audioEncoderConfigSchema,
     }),

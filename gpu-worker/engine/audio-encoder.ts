@@ -1,6 +1,7 @@
 import * as ort from "onnxruntime-node";
 import { audioTokenCount, chunkFrames, convOutLength, type ModelConfig } from "../../shared/model-config.js";
 import type { LogMel } from "../audio/features.js";
+import { floatTensor, graphDtypes, readFloat32 } from "./tensor-dtype.js";
 
 export const BLOCKED = -3.4028234663852886e38;
 
@@ -35,6 +36,7 @@ export async function encodeClips(
   const tokensPerChunk = config.qwen3_asr.tokens_per_chunk;
   const hidden = config.qwen3_asr.hidden_size;
   const nMels = config.features_size;
+  const { io } = graphDtypes(config);
 
   const slices: Slice[] = [];
   mels.forEach((mel, clip) => {
@@ -78,12 +80,12 @@ export async function encodeClips(
 
     const started = performance.now();
     const out = await session.run({
-      input_features: new ort.Tensor("float32", features, [1, nMels, totalFrames]),
+      input_features: floatTensor(io, features, [1, nMels, totalFrames]),
       valid_indices: new ort.Tensor("int64", valid, [totalTokens]),
-      attn_bias: new ort.Tensor("float32", bias, [1, 1, totalTokens, totalTokens]),
+      attn_bias: floatTensor(io, bias, [1, 1, totalTokens, totalTokens]),
     });
     const elapsed = performance.now() - started;
-    const embeds = out.audio_embeds.data as Float32Array;
+    const embeds = readFloat32(out.audio_embeds);
     let offset = 0;
     group.forEach((slice, g) => {
       parts[slice.clip].push(embeds.slice(offset * hidden, (offset + tokensOf[g]) * hidden));

@@ -7,6 +7,7 @@ import { graphDecode } from "./graph-decoder.js";
 import { greedyDecode, type DecodeResult, type DecodeRow } from "./greedy-decoder.js";
 import { loadModelDirectory, type ModelDirectory } from "./model-dir.js";
 import { openModelSessions, type ModelSessions, type SessionOptions } from "./sessions.js";
+import { readFloat32 } from "./tensor-dtype.js";
 import { AsrTokenizer } from "./tokenizer.js";
 
 export interface EngineOptions extends SessionOptions {
@@ -250,7 +251,7 @@ export class Qwen3AsrEngine {
     const width = ids[0].length;
     const flat = BigInt64Array.from(ids.flat(), (v) => BigInt(v));
     const out = await this.sessions.embedTokens.run({ input_ids: new ort.Tensor("int64", flat, [ids.length, width]) });
-    return out.inputs_embeds.data as Float32Array;
+    return readFloat32(out.inputs_embeds);
   }
 
   private async embedPrompt(ids: number[]): Promise<Float32Array> {

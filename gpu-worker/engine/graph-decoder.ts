@@ -2,6 +2,7 @@ import * as ort from "onnxruntime-node";
 import type { ModelConfig } from "../../shared/model-config.js";
 import { BLOCKED } from "./audio-encoder.js";
 import type { DecodeResult, DecodeRow, DecodedRow } from "./greedy-decoder.js";
+import { floatTensor, graphDtypes } from "./tensor-dtype.js";
 
 /**
  * Batched greedy decoding in ONE onnxruntime run of generate.onnx (tools/qwen3_asr/generate_graph.py): the
@@ -42,8 +43,8 @@ export async function graphDecode(
     }
   });
   const out = await generate.run({
-    inputs_embeds: new ort.Tensor("float32", embeds, [B, S, hidden]),
-    attn_bias: new ort.Tensor("float32", bias, [B, 1, S, S]),
+    inputs_embeds: floatTensor(graphDtypes(config).io, embeds, [B, S, hidden]),
+    attn_bias: floatTensor(graphDtypes(config).io, bias, [B, 1, S, S]),
     position_ids: new ort.Tensor("int64", positions, [B, S]),
     max_new_tokens: new ort.Tensor("int64", BigInt64Array.from(rows, (r) => BigInt(r.maxNewTokens)), [B]),
     eos_token_ids: new ort.Tensor("int64", BigInt64Array.from(config.eos_token_ids, BigInt), [config.eos_token_ids.length]),

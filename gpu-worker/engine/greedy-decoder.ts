@@ -1,6 +1,7 @@
 import * as ort from "onnxruntime-node";
 import type { ModelConfig } from "../../shared/model-config.js";
 import { BLOCKED } from "./audio-encoder.js";
+import { emptyFloatTensor, floatTensor, graphDtypes, readFloat32 } from "./tensor-dtype.js";
 
 /** One sequence to decode: its prompt embeddings (audio already spliced in) and its own limit. */
 export interface DecodeRow {
@@ -70,8 +71,9 @@ async function compact(cache: KvCache, keep: number[], drop: number, heads: numb
   const rowOut = heads * length * headDim;
   const tensors = await Promise.all(
     cache.tensors.map(async (tensor) => {
-      const t = (await tensor.getData()) as Float32Array;
-      const out = new Float32Array(keep.length * rowOut);
+      // Float32Array, or the Uint16Array bits of a float16 cache: copied as they are.
+      const t = (await tensor.getData()) as Float32Array | Uint16Array;
+      const out = t instanceof Uint16Array ? new Uint16Array(keep.length * rowOut) : new Float32Array(keep.length * rowOut);
       keep.forEach((row, i) => {
         for (let h = 0; h < heads; h++) {
           const src = row * rowIn + (h * cache.length + drop) * headDim;
@@ -79,7 +81,9 @@ async function compact(cache: KvCache, keep: number[], drop: number, heads: numb
         }
       });
       tensor.dispose();
-      return new ort.Tensor("float32", out, [keep.length, heads, length, headDim]);
+      return out instanceof Uint16Array
+        ? new ort.Tensor("float16", out, [keep.length, heads, length, headDim])
+        : new ort.Tensor("float32", out, [keep.length, heads, length, headDim]);
     }),
   );
   return { tensors, batch: keep.length, length };
@@ -103,6 +107,7 @@ export async function greedyDecode(
   const headDim = q.head_dim;
   const layers = q.num_hidden_layers;
   const eos = new Set(config.eos_token_ids);
+  const { io, kv } = graphDtypes(config);
   const started = performance.now();
 
   const promptLength = rows.map((r) => r.prompt.length / hidden);
@@ -131,15 +136,14 @@ export async function greedyDecode(
       }
     }
   });
-  const empty = new Float32Array(0);
   const feeds: Record<string, ort.Tensor> = {
-    inputs_embeds: new ort.Tensor("float32", embeds, [B, S, hidden]),
-    attn_bias: new ort.Tensor("float32", bias, [B, 1, S, S]),
+    inputs_embeds: floatTensor(io, embeds, [B, S, hidden]),
+    attn_bias: floatTensor(io, bias, [B, 1, S, S]),
     position_ids: new ort.Tensor("int64", positions, [B, S]),
   };
   for (let i = 0; i < layers; i++) {
-    feeds[`past_key_values.${i}.key`] = new ort.Tensor("float32", empty, [B, heads, 0, headDim]);
-    feeds[`past_key_values.${i}.value`] = new ort.Tensor("float32", empty, [B, heads, 0, headDim]);
+    feeds[`past_key_values.${i}.key`] = emptyFloatTensor(kv, [B, heads, 0, headDim]);
+    feeds[`past_key_values.${i}.value`] = emptyFloatTensor(kv, [B, heads, 0, headDim]);
   }
   let out = await decoder.run(feeds);
   const prefillMs = performance.now() - started;
@@ -150,7 +154,7 @@ export async function greedyDecode(
   let runs = 1;
 
   for (;;) {
-    const logits = out.logits.data as Float32Array;
+    const logits = readFloat32(out.logits);
     const next = argmaxRows(logits, active.length, q.vocab_size);
     cache = {
       tensors: Array.from({ length: 2 * layers }, (_, j) => out[`present.${j >> 1}.${j & 1 ? "value" : "key"}`]),
@@ -195,8 +199,8 @@ export async function greedyDecode(
       realLength[r] += 1;
     }
     const stepFeeds: Record<string, ort.Tensor> = {
-      inputs_embeds: new ort.Tensor("float32", await embed(tokens.map((t) => [t])), [b, 1, hidden]),
-      attn_bias: new ort.Tensor("float32", stepBias, [b, 1, 1, P + 1]),
+      inputs_embeds: floatTensor(io, await embed(tokens.map((t) => [t])), [b, 1, hidden]),
+      attn_bias: floatTensor(io, stepBias, [b, 1, 1, P + 1]),
       position_ids: new ort.Tensor("int64", stepPositions, [b, 1]),
     };
     for (let j = 0; j < 2 * layers; j++) stepFeeds[`past_key_values.${j >> 1}.${j & 1 ? "value" : "key"}`] = cache.tensors[j];

@@ -1,6 +1,8 @@
+import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { EngineError } from "./errors.js";
 import type { ModelDirectory } from "./model-dir.js";
+import { graphDtypes } from "./tensor-dtype.js";
 
 export type ExecutionProvider = "cpu" | "cuda";
 
@@ -21,6 +23,11 @@ export interface SessionOptions {
    * step by step from JavaScript (models without generate.onnx, and the reference the graph is tested against).
    */
   decoding?: "graph" | "host";
+  /**
+   * Write onnxruntime's optimised graphs here (`encoder.optimized.onnx`, …): what a session really holds after
+   * constant folding and layout changes. For inspection and the precision tests; costs a write per load.
+   */
+  optimizedModelDir?: string;
 }
 
 export type DecoderSession =
@@ -79,29 +86,31 @@ function expectTensor(
   });
 }
 
+/** Checks every graph tensor against config.json: names, ranks, dims, and the dtypes `io_dtype`/`kv_dtype` name. */
 export function validateGraphs(dir: ModelDirectory, sessions: ModelSessions): void {
   const q = dir.config.qwen3_asr;
+  const { io, kv } = graphDtypes(dir.config);
   const { encoder, embedTokens, decoder } = dir.files;
   const encIn = metadataOf(sessions.encoder, "input");
   const encOut = metadataOf(sessions.encoder, "output");
-  expectTensor(encoder, encIn, "input_features", "float32", [1, q.n_mels, null], "n_mels");
+  expectTensor(encoder, encIn, "input_features", io, [1, q.n_mels, null], "n_mels");
   expectTensor(encoder, encIn, "valid_indices", "int64", [null], "");
-  expectTensor(encoder, encIn, "attn_bias", "float32", [1, 1, null, null], "");
-  expectTensor(encoder, encOut, "audio_embeds", "float32", [1, null, q.hidden_size], "hidden_size");
+  expectTensor(encoder, encIn, "attn_bias", io, [1, 1, null, null], "");
+  expectTensor(encoder, encOut, "audio_embeds", io, [1, null, q.hidden_size], "hidden_size");
 
   expectTensor(embedTokens, metadataOf(sessions.embedTokens, "input"), "input_ids", "int64", [null, null], "");
-  expectTensor(embedTokens, metadataOf(sessions.embedTokens, "output"), "inputs_embeds", "float32", [null, null, q.hidden_size], "hidden_size");
+  expectTensor(embedTokens, metadataOf(sessions.embedTokens, "output"), "inputs_embeds", io, [null, null, q.hidden_size], "hidden_size");
 
   if (sessions.decoder.kind === "graph") {
-    validateGenerateGraph(dir, sessions.decoder.session);
+    validateGenerateGraph(dir, sessions.decoder.session, io);
     return;
   }
   const decIn = metadataOf(sessions.decoder.session, "input");
   const decOut = metadataOf(sessions.decoder.session, "output");
-  expectTensor(decoder, decIn, "inputs_embeds", "float32", [null, null, q.hidden_size], "hidden_size");
-  expectTensor(decoder, decIn, "attn_bias", "float32", [null, 1, null, null], "");
+  expectTensor(decoder, decIn, "inputs_embeds", io, [null, null, q.hidden_size], "hidden_size");
+  expectTensor(decoder, decIn, "attn_bias", io, [null, 1, null, null], "");
   expectTensor(decoder, decIn, "position_ids", "int64", [null, null], "");
-  expectTensor(decoder, decOut, "logits", "float32", [null, null, q.vocab_size], "vocab_size");
+  expectTensor(decoder, decOut, "logits", io, [null, null, q.vocab_size], "vocab_size");
   const pastInputs = [...decIn.keys()].filter((n) => n.startsWith("past_key_values.")).length;
   if (pastInputs !== 2 * q.num_hidden_layers) {
     throw new EngineError(
@@ -111,19 +120,19 @@ export function validateGraphs(dir: ModelDirectory, sessions: ModelSessions): vo
   }
   for (let i = 0; i < q.num_hidden_layers; i++) {
     for (const kind of ["key", "value"]) {
-      expectTensor(decoder, decIn, `past_key_values.${i}.${kind}`, "float32", [null, q.num_key_value_heads, null, q.head_dim], "num_key_value_heads/head_dim");
-      expectTensor(decoder, decOut, `present.${i}.${kind}`, "float32", [null, q.num_key_value_heads, null, q.head_dim], "num_key_value_heads/head_dim");
+      expectTensor(decoder, decIn, `past_key_values.${i}.${kind}`, kv, [null, q.num_key_value_heads, null, q.head_dim], "num_key_value_heads/head_dim");
+      expectTensor(decoder, decOut, `present.${i}.${kind}`, kv, [null, q.num_key_value_heads, null, q.head_dim], "num_key_value_heads/head_dim");
     }
   }
 }
 
-function validateGenerateGraph(dir: ModelDirectory, session: ort.InferenceSession): void {
+function validateGenerateGraph(dir: ModelDirectory, session: ort.InferenceSession, io: string): void {
   const file = dir.files.generate ?? "generate.onnx";
   const q = dir.config.qwen3_asr;
   const input = metadataOf(session, "input");
   const output = metadataOf(session, "output");
-  expectTensor(file, input, "inputs_embeds", "float32", [null, null, q.hidden_size], "hidden_size");
-  expectTensor(file, input, "attn_bias", "float32", [null, 1, null, null], "");
+  expectTensor(file, input, "inputs_embeds", io, [null, null, q.hidden_size], "hidden_size");
+  expectTensor(file, input, "attn_bias", io, [null, 1, null, null], "");
   expectTensor(file, input, "position_ids", "int64", [null, null], "");
   expectTensor(file, input, "max_new_tokens", "int64", [null], "");
   expectTensor(file, input, "eos_token_ids", "int64", [null], "");
@@ -133,41 +142,46 @@ function validateGenerateGraph(dir: ModelDirectory, session: ort.InferenceSessio
   expectTensor(file, output, "token_logprobs", "float32", [null, null], "");
 }
 
-/**
- * On CUDA the decoder's `present` caches stay on the device ("gpu-buffer") and go straight back in as the next
- * step's `past`: without this every decode step would copy the whole KV cache to the host and back.
- */
-function decoderOutputLocation(dir: ModelDirectory, options: SessionOptions): Pick<ort.InferenceSession.SessionOptions, "preferredOutputLocation"> {
-  if (options.executionProvider !== "cuda") return {};
-  const locations: Record<string, "cpu" | "gpu-buffer"> = { logits: "cpu" };
-  for (let i = 0; i < dir.config.qwen3_asr.num_hidden_layers; i++) {
-    locations[`present.${i}.key`] = "gpu-buffer";
-    locations[`present.${i}.value`] = "gpu-buffer";
-  }
-  return { preferredOutputLocation: locations };
-}
-
-export async function openModelSessions(dir: ModelDirectory, options: SessionOptions = {}): Promise<ModelSessions> {
-  const provider: ort.InferenceSession.ExecutionProviderConfig =
-    options.executionProvider === "cuda" ? { name: "cuda", deviceId: options.deviceId ?? 0 } : "cpu";
+/** The onnxruntime options of each graph's session (pure: what `openModelSessions` passes). */
+export function sessionOptionsFor(
+  dir: ModelDirectory,
+  options: SessionOptions = {},
+): Record<"encoder" | "embedTokens" | "decoder" | "generate", ort.InferenceSession.SessionOptions> {
+  const cuda = options.executionProvider === "cuda";
+  // onnxruntime-node 1.30 passes only deviceId to the CUDA provider (js/node/src/session_options_helper.cc):
+  // gpu_mem_limit and arena_extend_strategy cannot be set from Node. What can be set is a session config entry:
+  // weights are allocated exactly (outside the BFC arena, which rounds growth up), so the arena holds only
+  // activations and the KV cache that the memory model budgets.
+  const provider: ort.InferenceSession.ExecutionProviderConfig = cuda ? { name: "cuda", deviceId: options.deviceId ?? 0 } : "cpu";
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: options.graphOptimizationLevel ?? "all",
     ...(process.env.EXP_NO_ARENA ? { enableCpuMemArena: false } : {}),
     // Errors only: the optimiser warns about every weight it cannot de-duplicate across the Loop's scopes.
     logSeverityLevel: 3,
     ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
+    ...(cuda ? { extra: { session: { use_device_allocator_for_initializers: "1" } } } : {}),
   };
-  // The embedding table stays on the host: on a GPU it would take vocab × hidden of the memory budget.
+  const optimized = (name: string): Pick<ort.InferenceSession.SessionOptions, "optimizedModelFilePath"> =>
+    options.optimizedModelDir ? { optimizedModelFilePath: join(options.optimizedModelDir, `${name}.optimized.onnx`) } : {};
+  return {
+    encoder: { ...base, executionProviders: [provider], ...optimized("encoder") },
+    // The embedding table stays on the host: on a GPU it would take vocab × hidden of the memory budget.
+    embedTokens: { ...base, executionProviders: ["cpu"], ...optimized("embed_tokens") },
+    decoder: { ...base, executionProviders: [provider], ...optimized("decoder") },
+    generate: { ...base, executionProviders: [provider], ...optimized("generate") },
+  };
+}
+
+export async function openModelSessions(dir: ModelDirectory, options: SessionOptions = {}): Promise<ModelSessions> {
+  const opts = sessionOptionsFor(dir, options);
   const useGraph = dir.files.generate !== undefined && options.decoding !== "host";
   if (options.decoding === "graph" && !useGraph) {
     throw new EngineError("model_file_missing", `model directory ${dir.path} lacks generate.onnx (tools/make_generate_graph.py writes it)`);
   }
   const [encoder, embedTokens, decoderSession] = await Promise.all([
-    openSession(dir.files.encoder, { ...base, executionProviders: [provider] }),
-    openSession(dir.files.embedTokens, { ...base, executionProviders: ["cpu"] }),
-    useGraph
-      ? openSession(dir.files.generate as string, { ...base, executionProviders: [provider] })
-      : openSession(dir.files.decoder, { ...base, executionProviders: [provider], ...decoderOutputLocation(dir, options) }),
+    openSession(dir.files.encoder, opts.encoder),
+    openSession(dir.files.embedTokens, opts.embedTokens),
+    useGraph ? openSession(dir.files.generate as string, opts.generate) : openSession(dir.files.decoder, opts.decoder),
   ]);
   const decoder: DecoderSession = useGraph ? { kind: "graph", session: decoderSession } : { kind: "host", session: decoderSession };
   const sessions = { encoder, embedTokens, decoder };
@@ -179,4 +193,3 @@ export async function openModelSessions(dir: ModelDirectory, options: SessionOpt
   }
   return sessions;
 }
-

@@ -23,9 +23,11 @@ function expectSameDecoding(graph: Transcription[], host: Transcription[]): void
 describe.each([
   ["tiny-random", fixture("models/tiny-random"), "all"],
   ["tiny-random-fp16", fixture("models/tiny-random-fp16"), "all"],
-  ["tiny-random-int8", fixture("models/tiny-random-int8"), "basic"],
+  ["tiny-random-int8", fixture("models/tiny-random-int8"), "all"],
+  ["tiny-random-int4 (embedding table inside the graph)", fixture("models/tiny-random-int4"), "all"],
   ["tiny-converted", fixture("models/tiny-converted"), "all"],
   ["shipped model", shipped, "all"],
+  ["shipped model, int4", `${shipped}/precisions/int4`, "all"],
 ] as const)("%s: the loop inside the graph decodes as the JavaScript loop does", (_name, dir, graphOptimizationLevel) => {
   let graph: Qwen3AsrEngine;
   let host: Qwen3AsrEngine;

@@ -60,6 +60,28 @@ describe("bad model directories fail with an error that names the problem", () =
     });
   });
 
+  it("an I/O dtype that disagrees with the graphs", async () => {
+    const dir = copyModel();
+    editConfig(dir, (c) => {
+      c.qwen3_asr.io_dtype = "float16"; // the float32 graphs with a float16 model's config
+    });
+    await expect(Qwen3AsrEngine.load(dir)).rejects.toMatchObject({
+      code: "invalid_model_graph",
+      message: expect.stringMatching(/encoder\.onnx: input_features is float32, the contract says float16/),
+    });
+  });
+
+  it("a KV cache dtype that disagrees with the decoder", async () => {
+    const dir = copyModel();
+    editConfig(dir, (c) => {
+      c.qwen3_asr.kv_dtype = "float16";
+    });
+    await expect(Qwen3AsrEngine.load(dir, { decoding: "host" })).rejects.toMatchObject({
+      code: "invalid_model_graph",
+      message: expect.stringMatching(/decoder\.onnx: past_key_values\.0\.key is float32, the contract says float16/),
+    });
+  });
+
   it("a layer count that disagrees with the decoder", async () => {
     const dir = copyModel();
     editConfig(dir, (c) => {

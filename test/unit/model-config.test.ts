@@ -16,6 +16,23 @@ describe("model config.json schema", () => {
     expect(config.qwen3_asr.num_hidden_layers).toBe(2);
   });
 
+  it.each([
+    ["tiny-random", "float32", "float32"],
+    ["tiny-random-fp16", "float16", "float16"],
+    ["tiny-random-int8", "int8", "float32"],
+    ["tiny-random-int4", "int4", "float32"],
+  ])("accepts the %s precision fields (%s weights, %s I/O and KV)", (dir, weights, io) => {
+    const q = modelConfigSchema.parse(load(`../fixtures/models/${dir}/config.json`)).qwen3_asr;
+    expect([q.weights_dtype, q.io_dtype, q.kv_dtype]).toEqual([weights, io, io]);
+    expect(q.weight_bytes?.decoder).toBeGreaterThan(0);
+  });
+
+  it("rejects an unknown weights dtype", () => {
+    const raw = load("../fixtures/models/tiny-random/config.json") as { qwen3_asr: { weights_dtype: string } };
+    raw.qwen3_asr.weights_dtype = "int3";
+    expect(modelConfigSchema.safeParse(raw).success).toBe(false);
+  });
+
   it("names the inconsistent field when dimensions disagree", () => {
     const raw = load("../fixtures/configs/qwen3-asr-1.7b.json") as { qwen3_asr: { audio_encoder: { output_dim: number } } };
     raw.qwen3_asr.audio_encoder.output_dim = 1024;

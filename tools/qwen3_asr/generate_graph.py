@@ -48,22 +48,24 @@ def _constant_values(graph: onnx.GraphProto) -> set[str]:
     return const
 
 
-def _lm_head_weight(graph: onnx.GraphProto) -> str:
-    """The [hidden, vocab] matrix feeding the last MatMul (lm_head, exported transposed)."""
+def _lm_head_weight(graph: onnx.GraphProto) -> str | None:
+    """The float [hidden, vocab] matrix of lm_head (exported transposed), or None when lm_head is quantized."""
     producer = {o: n for n in graph.node for o in n.output}
     node = producer[graph.output[0].name]
-    while node.op_type != "MatMul":
-        node = producer[node.input[0]]
-    return node.input[1]
+    return node.input[1] if node.op_type == "MatMul" else None
 
 
-def build_generate_graph(decoder: onnx.ModelProto, num_layers: int, kv_heads: int,
-                         head_dim: int, hidden: int, embed_weight: str | None = None) -> onnx.ModelProto:
-    """decoder: the decoder.onnx contract (gpu-worker/engine/README.md). embed_weight: a [hidden, vocab] value
-    of the decoder to embed tokens with (the tied lm_head); by default the lm_head MatMul's weight."""
+def build_generate_graph(decoder: onnx.ModelProto, num_layers: int, kv_heads: int, head_dim: int, hidden: int,
+                         embed_tokens: onnx.ModelProto, tied: bool) -> onnx.ModelProto:
+    """decoder, embed_tokens: the decoder.onnx / embed_tokens.onnx contract (gpu-worker/engine/README.md).
+
+    The steps embed their token inside the graph. With tied embeddings and a float lm_head, the token's column
+    of lm_head's [hidden, vocab] weight is its embedding: no extra memory. Otherwise (a quantized lm_head) the
+    embed_tokens graph's table and nodes are copied in, and that table is held on the device (config.json's
+    weight_bytes.generate counts it)."""
     g = decoder.graph
     const = _constant_values(g)
-    weight = embed_weight or _lm_head_weight(g)
+    weight = _lm_head_weight(g) if tied else None
     io_type = next(i for i in g.input if i.name == "inputs_embeds").type.tensor_type.elem_type
     kv_names = [f"past_key_values.{i}.{k}" for i in range(num_layers) for k in ("key", "value")]
     present_names = [f"present.{i}.{k}" for i in range(num_layers) for k in ("key", "value")]
@@ -159,12 +161,36 @@ def build_generate_graph(decoder: onnx.ModelProto, num_layers: int, kv_heads: in
         helper.make_tensor_value_info(S + "finished", TensorProto.BOOL, ["batch"]),
         helper.make_tensor_value_info(S + "count", TensorProto.INT64, ["batch"]),
     ] + [helper.make_tensor_value_info(S + n, io_type, ["batch", kv_heads, "generated", head_dim]) for n in kv_names]
+    embed_inits: list[onnx.TensorProto] = []
+    if weight is not None:
+        body_nodes += [
+            # Embedding: column `token` of the [hidden, vocab] lm_head weight (tied), i.e. row `token` of embed_tokens.
+            node("Gather", [weight, S + "token"], [S + "emb_t"], axis=1),
+            node("Transpose", [S + "emb_t"], [S + "emb_bh"], perm=[1, 0]),
+            node("Unsqueeze", [S + "emb_bh", "gen/axis1"], [S + "emb_cast"]),
+            node("Cast", [S + "emb_cast"], [S + "inputs_embeds"], to=io_type),
+        ]
+    else:
+        # embed_tokens' own nodes, fed the token as [B, 1] ids; its table joins the main graph's initializers.
+        e = embed_tokens.graph
+        table = {i.name for i in e.initializer}
+        for init in e.initializer:
+            copy = onnx.TensorProto()
+            copy.CopyFrom(init)
+            copy.name = "embed/" + init.name
+            embed_inits.append(copy)
+        body_nodes.append(node("Unsqueeze", [S + "token", "gen/axis1"], [S + "embed/input_ids"]))
+        for n in e.node:
+            copy = onnx.NodeProto()
+            copy.CopyFrom(n)
+            copy.name = S + "embed/" + n.name
+            for i, name in enumerate(copy.input):
+                copy.input[i] = ("embed/" + name) if name in table else (S + "embed/" + name)
+            for i, name in enumerate(copy.output):
+                copy.output[i] = S + "embed/" + name
+            body_nodes.append(copy)
+        body_nodes.append(node("Cast", [S + "embed/" + e.output[0].name], [S + "inputs_embeds"], to=io_type))
     body_nodes += [
-        # Embedding: column `token` of the [hidden, vocab] lm_head weight (tied), i.e. row `token` of embed_tokens.
-        node("Gather", [weight, S + "token"], [S + "emb_t"], axis=1),
-        node("Transpose", [S + "emb_t"], [S + "emb_bh"], perm=[1, 0]),
-        node("Unsqueeze", [S + "emb_bh", "gen/axis1"], [S + "emb_cast"]),
-        node("Cast", [S + "emb_cast"], [S + "inputs_embeds"], to=io_type),
         node("Shape", [S + "token"], [S + "batch"]),
         node("Concat", [S + "batch", "gen/one_one_one"], [S + "new_col_shape"], axis=0),
         helper.make_node("ConstantOfShape", [S + "new_col_shape"], [S + "new_col"], name=S + "new_col",
@@ -252,7 +278,7 @@ def build_generate_graph(decoder: onnx.ModelProto, num_layers: int, kv_heads: in
         helper.make_tensor_value_info("token_logprobs", TensorProto.FLOAT, ["steps", "batch"]),
         helper.make_tensor_value_info("watch_logprobs", TensorProto.FLOAT, ["steps", "batch", "watch"]),
     ]
-    main = helper.make_graph(main_nodes, "generate", inputs, outputs, initializer=list(g.initializer) + inits)
+    main = helper.make_graph(main_nodes, "generate", inputs, outputs, initializer=list(g.initializer) + inits + embed_inits)
     model = helper.make_model(main, opset_imports=list(decoder.opset_import), producer_name="qwen3-asr-generate")
     model.ir_version = decoder.ir_version
     return model

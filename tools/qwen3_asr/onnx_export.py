@@ -1,8 +1,8 @@
 """Export a Qwen3ASR reference module to the ONNX contract of gpu-worker/engine/README.md.
 
 Three graphs (the "speech-llm" layout): encoder.onnx, embed_tokens.onnx, decoder.onnx; plus config.json and
-tokenizer.json. All float I/O is float32 and all integer I/O int64; fp16/int8 variants only change how weights
-are stored inside the graphs.
+tokenizer.json. Graphs are exported in float32 and then rewritten into the requested precision by precision.py
+(float16: half I/O, activations and KV cache; int8/int4: weight-only MatMulNBits with float32 I/O).
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from torch import nn
 
 from .bpe import Encoder
 from .modeling import ModelConfig, Qwen3ASR
+from .precision import DEFAULT_BLOCK_SIZE, EXTERNAL_DATA_THRESHOLD, convert_graph, dtypes_of, quantize_blockwise, save_model, weight_bytes
 
 OPSET = 17
 
@@ -126,81 +127,57 @@ def export_graphs(model: Qwen3ASR, out_dir: str) -> None:
         )
 
 
-# --------------------------------------------------------------------------------------- weight storage types
-
-MIN_QUANT_ELEMENTS = 1024
-WEIGHT_OPS = {"MatMul", "Gemm", "Conv", "Gather"}
+# --------------------------------------------------------------------------------------- precisions
 
 
-def convert_weights(path: str, dtype: str) -> None:
-    """Store large float initializers as float16 (Cast back to float32) or int8 (per-row DequantizeLinear).
+def convert_weights(src: str, dst: str, dtype: str, block_size: int = DEFAULT_BLOCK_SIZE) -> int:
+    """Write the float32 graph at `src` in `dtype` to `dst` (tools/qwen3_asr/precision.py); returns its weight bytes.
 
-    Compute and I/O stay float32, so the graph runs on every execution provider; the file shrinks 2x or 4x.
+    Large graphs go out with one external data file (`dst.data`), never through one >2 GB protobuf.
     """
-    if dtype == "float32":
-        return
-    model = onnx.load(path)
-    graph = model.graph
-    # int8 scales go per output channel, i.e. per row of the PyTorch parameter: that is axis 1 of a weight
-    # feeding MatMul (exported transposed, [in, out]) and axis 0 everywhere else (Gather, Conv, Gemm).
-    matmul_weights = {n.input[1] for n in graph.node if n.op_type == "MatMul" and len(n.input) > 1}
-    # Only weight matrices: tables such as the sinusoidal positions stay float32.
-    weights = {i for n in graph.node if n.op_type in WEIGHT_OPS for i in n.input}
-    new_inits, new_nodes = [], []
-    for init in graph.initializer:
-        arr = numpy_helper.to_array(init)
-        if init.data_type != TensorProto.FLOAT or arr.size < MIN_QUANT_ELEMENTS or init.name not in weights:
-            new_inits.append(init)
-            continue
-        name = init.name
-        if dtype == "float16":
-            new_inits.append(numpy_helper.from_array(arr.astype(np.float16), name + "_fp16"))
-            new_nodes.append(helper.make_node("Cast", [name + "_fp16"], [name], to=TensorProto.FLOAT, name=name + "_cast"))
-        elif dtype == "int8":
-            axis = 1 if (name in matmul_weights and arr.ndim == 2) else 0
-            q, scale = quantize_int8(arr, axis)
-            new_inits.append(numpy_helper.from_array(q, name + "_int8"))
-            new_inits.append(numpy_helper.from_array(scale, name + "_scale"))
-            new_nodes.append(
-                helper.make_node("DequantizeLinear", [name + "_int8", name + "_scale"], [name], axis=axis, name=name + "_dq")
-            )
-        else:
-            raise ValueError(f"unknown weights dtype {dtype}")
-    del graph.initializer[:]
-    graph.initializer.extend(new_inits)
-    nodes = list(graph.node)
-    del graph.node[:]
-    graph.node.extend(new_nodes + nodes)
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
+    import shutil
+
+    graph_name = os.path.splitext(os.path.basename(dst))[0]
+    skeleton = onnx.load(src, load_external_data=False)
+    if dtype == "float32" and weight_bytes(skeleton) <= EXTERNAL_DATA_THRESHOLD and not _has_external_data(skeleton):
+        shutil.copyfile(src, dst)  # torch's file as it is (the fp32 goldens were made from these bytes)
+        return weight_bytes(skeleton)
+    model = convert_graph(onnx.load(src), graph_name, dtype, block_size)
+    save_model(model, dst)
+    return weight_bytes(model)
 
 
-def quantize_int8(arr: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric int8 with one float32 scale per slice along `axis`."""
-    moved = np.moveaxis(arr, axis, 0)
-    rows = moved.reshape(moved.shape[0], -1)
-    scale = (np.abs(rows).max(axis=1) / 127.0).astype(np.float32)
-    scale[scale == 0] = 1.0
-    q = np.clip(np.round(rows / scale[:, None]), -127, 127).astype(np.int8)
-    return np.moveaxis(q.reshape(moved.shape), 0, axis), scale
+def _has_external_data(model: onnx.ModelProto) -> bool:
+    return any(i.data_location == onnx.TensorProto.EXTERNAL for i in model.graph.initializer)
 
 
-def rounded_like(model: Qwen3ASR, dtype: str) -> Qwen3ASR:
-    """A copy of `model` whose weights are what a `convert_weights(dtype)` graph computes with."""
+def rounded_like(model: Qwen3ASR, dtype: str, block_size: int = DEFAULT_BLOCK_SIZE) -> Qwen3ASR:
+    """A float32 copy of `model` whose weights are what the `dtype` graphs compute with.
+
+    float16: every weight rounded to half (the graph also computes in half, which this copy does not model).
+    int8/int4: every Linear weight (the graphs' MatMul/Gemm weights) quantized block-wise as MatMulNBits stores
+    it, and the embedding table rounded to half (embed_tokens stores it half); lm_head is untied first so that
+    it gets its own quantization.
+    """
     import copy
 
     clone = copy.deepcopy(model)
+    th = clone.thinker
     with torch.no_grad():
-        for p in clone.parameters():
-            arr = p.detach().numpy()
-            if arr.size < MIN_QUANT_ELEMENTS:
-                continue
-            if dtype == "float16":
-                p.copy_(torch.from_numpy(arr.astype(np.float16).astype(np.float32)))
-            elif dtype == "int8":
-                q, scale = quantize_int8(arr, 0)
-                shape = (-1,) + (1,) * (arr.ndim - 1)
-                p.copy_(torch.from_numpy(q.astype(np.float32) * scale.reshape(shape)))
+        if dtype == "float16":
+            for p in clone.parameters():
+                p.copy_(p.to(torch.float16).to(torch.float32))
+        elif dtype in ("int8", "int4"):
+            bits = 8 if dtype == "int8" else 4
+            if th.lm_head.weight is th.model.embed_tokens.weight:
+                th.lm_head.weight = nn.Parameter(th.lm_head.weight.detach().clone())
+            for module in clone.modules():
+                if isinstance(module, nn.Linear):
+                    w = module.weight.detach().numpy()
+                    _, _, deq = quantize_blockwise(w, bits, block_size)
+                    module.weight.copy_(torch.from_numpy(deq))
+            emb = th.model.embed_tokens.weight
+            emb.copy_(emb.to(torch.float16).to(torch.float32))
     return clone
 
 
@@ -214,7 +191,8 @@ def prompt_ids(enc: Encoder) -> tuple[list[int], list[int]]:
 
 
 def config_json(cfg: ModelConfig, enc: Encoder, variant: str, weights_dtype: str = "float32",
-                max_position_embeddings: int = 65536) -> dict:
+                max_position_embeddings: int = 65536, graph_weight_bytes: dict | None = None,
+                block_size: int | None = None) -> dict:
     prefix, suffix = prompt_ids(enc)
     a, t = cfg.audio, cfg.text
     return {
@@ -254,8 +232,9 @@ def config_json(cfg: ModelConfig, enc: Encoder, variant: str, weights_dtype: str
             "rope_theta": t.rope_theta,
             "rms_norm_eps": t.rms_norm_eps,
             "tie_word_embeddings": t.tie_word_embeddings,
-            "io_dtype": "float32",
-            "weights_dtype": weights_dtype,
+            **dtypes_of(weights_dtype),
+            **({"weight_bytes": graph_weight_bytes} if graph_weight_bytes else {}),
+            **({"quant_block_size": block_size} if block_size and weights_dtype in ("int8", "int4") else {}),
             "supported_languages": SUPPORTED_LANGUAGES,
             "audio_encoder": {
                 "num_mel_bins": a.num_mel_bins,
@@ -271,14 +250,62 @@ def config_json(cfg: ModelConfig, enc: Encoder, variant: str, weights_dtype: str
     }
 
 
+GRAPHS = ("encoder", "embed_tokens", "decoder")
+
+
+def graph_weight_bytes(out_dir: str) -> dict[str, int]:
+    """Weight bytes per graph as stored (config.json's `weight_bytes`), read without loading external data."""
+    return {g: weight_bytes(onnx.load(os.path.join(out_dir, f"{g}.onnx"), load_external_data=False)) for g in GRAPHS}
+
+
 def export_model_dir(model: Qwen3ASR, tokenizer: dict, out_dir: str, variant: str, weights_dtype: str = "float32",
-                     max_position_embeddings: int = 65536) -> None:
+                     max_position_embeddings: int = 65536, block_size: int = DEFAULT_BLOCK_SIZE) -> None:
     from .bpe import save
 
-    export_graphs(model, out_dir)
-    for name in ("encoder.onnx", "embed_tokens.onnx", "decoder.onnx"):
-        convert_weights(os.path.join(out_dir, name), weights_dtype)
+    import shutil
+
+    # torch writes graphs over 2 GB as one file per tensor: export aside, then write each graph once, in its
+    # precision, with at most one `.data` file.
+    staging = os.path.join(out_dir, ".float32-export")
+    shutil.rmtree(staging, ignore_errors=True)
+    export_graphs(model, staging)
+    for g in GRAPHS:
+        convert_weights(os.path.join(staging, f"{g}.onnx"), os.path.join(out_dir, f"{g}.onnx"), weights_dtype,
+                        block_size)
+    shutil.rmtree(staging)
     save(tokenizer, os.path.join(out_dir, "tokenizer.json"))
-    cfg = config_json(model.cfg, Encoder(tokenizer), variant, weights_dtype, max_position_embeddings)
+    cfg = config_json(model.cfg, Encoder(tokenizer), variant, weights_dtype, max_position_embeddings,
+                      graph_weight_bytes(out_dir), block_size)
     with open(os.path.join(out_dir, "config.json"), "w") as f:
         json.dump(cfg, f, indent=1)
+
+
+def derive_precision(src_dir: str, dst_dir: str, precision: str, block_size: int = DEFAULT_BLOCK_SIZE,
+                     variant: str | None = None) -> dict:
+    """Write `dst_dir`: the model of `src_dir` (float32, or an old float16-storage export) in `precision`.
+
+    The graphs are rewritten, not re-exported, so a float32 source gives byte-for-byte the float32 weights the
+    torch export wrote; config.json is the source's with the dtype fields and weight bytes of the new graphs.
+    """
+    import shutil
+
+    from .precision import uncast_float16_storage
+
+    os.makedirs(dst_dir, exist_ok=True)
+    with open(os.path.join(src_dir, "config.json")) as f:
+        cfg = json.load(f)
+    for g in GRAPHS:
+        model = uncast_float16_storage(onnx.load(os.path.join(src_dir, f"{g}.onnx")))
+        save_model(convert_graph(model, g, precision, block_size), os.path.join(dst_dir, f"{g}.onnx"))
+    shutil.copyfile(os.path.join(src_dir, "tokenizer.json"), os.path.join(dst_dir, "tokenizer.json"))
+    q = cfg["qwen3_asr"]
+    if variant:
+        q["variant"] = variant
+    q.update(dtypes_of(precision))
+    q["weight_bytes"] = graph_weight_bytes(dst_dir)
+    q.pop("quant_block_size", None)
+    if precision in ("int8", "int4"):
+        q["quant_block_size"] = block_size
+    with open(os.path.join(dst_dir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    return cfg
