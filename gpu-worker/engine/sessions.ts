@@ -1,5 +1,6 @@
 import * as ort from "onnxruntime-node";
 import { EngineError } from "./errors.js";
+import { poolSessionOptions, type MemoryPoolOptions } from "./memory-pool.js";
 import type { ModelDirectory } from "./model-dir.js";
 
 export type ExecutionProvider = "cpu" | "cuda";
@@ -15,6 +16,8 @@ export interface SessionOptions {
    * also quantize activations on the fly; "basic" keeps the graph's exact dequantize-then-float semantics.
    */
   graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
+  /** Arena and memory-pattern settings (memory.pool in the service config); unset: onnxruntime's defaults. */
+  pool?: MemoryPoolOptions;
 }
 
 export interface ModelSessions {
@@ -122,6 +125,7 @@ export async function openModelSessions(dir: ModelDirectory, options: SessionOpt
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: options.graphOptimizationLevel ?? "all",
     ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
+    ...poolSessionOptions(options.pool),
   };
   // The embedding table stays on the host: on a GPU it would take vocab × hidden of the memory budget.
   const [encoder, embedTokens, decoder] = await Promise.all([
