@@ -75,7 +75,7 @@ export interface Adjustment {
 
 /** What the loop saw but cannot fix by itself: shown as a recommendation. */
 export interface FeedbackLimit {
-  rule: "correction_at_cap" | "tightened_to_the_floor";
+  rule: "correction_at_cap" | "tightened_to_the_floor" | "single_chunk_above_alert";
   message: string;
 }
 
@@ -192,7 +192,16 @@ export class MemoryFeedback {
     if (attributable) adjustments.push(...this.correct(shape, breakdown, measuredBytes));
 
     const fraction = measuredBytes / this.settings.budgetBytes;
-    if (fraction > this.settings.tightenAbove) {
+    if (fraction > this.settings.tightenAbove && shape.batchSize <= 1) {
+      // A margin or a smaller batch cannot bring one chunk down: ratcheting would only starve later batches.
+      this.quietBatches = 0;
+      this.limits.set("single_chunk_above_alert", {
+        rule: "single_chunk_above_alert",
+        message:
+          `a single chunk alone measured ${pct(fraction)} of the budget (${mib(measuredBytes)}), above ${pct(this.settings.tightenAbove)}: ` +
+          `shorter chunks (chunking.chunkSeconds), smaller weights or a larger budget would leave room`,
+      });
+    } else if (fraction > this.settings.tightenAbove) {
       this.quietBatches = 0;
       adjustments.push(...this.tighten(`memory measured at ${pct(fraction)} of the budget (${mib(measuredBytes)}), above ${pct(this.settings.tightenAbove)}`, plannedMaxBatch, shape.batchSize, { measuredBytes, predictedBytes: predicted }));
     } else if (fraction < this.settings.relaxBelow) {

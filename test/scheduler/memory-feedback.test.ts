@@ -36,6 +36,14 @@ describe("MemoryFeedback: the 90 % rule", () => {
     expect(loop.plannerConfig(base).safetyMargin).toBeCloseTo(0.15);
   });
 
+  it("does not ratchet on a single chunk above 90 %: no margin helps it, so it is left to a person", () => {
+    const loop = new MemoryFeedback({ budgetBytes });
+    const one = breakdownOf(1);
+    for (let i = 0; i < 10; i++) expect(loop.observe(one, 0.93 * budgetBytes, 32).filter((a) => !a.action.startsWith("correction_"))).toEqual([]);
+    expect(loop.plannerConfig(base).safetyMargin).toBe(base.safetyMargin);
+    expect(loop.state.limits.map((l) => l.rule)).toContain("single_chunk_above_alert");
+  });
+
   it("leaves everything alone while readings stay between the relax and tighten levels", () => {
     const big = 16 * GiB; // a budget the 4 × 30 s batch fills to 30 %
     const loop = new MemoryFeedback({ budgetBytes: big });
@@ -141,7 +149,7 @@ describe("planWithFeedback", () => {
     const tight = plannerConfig(model, { budgetBytes, safetyMargin: 0.35 });
     while (!(fitsBase(seconds) && planNextBatch(model, [item("x", seconds)], 0, tight).rejected.length > 0)) seconds += 30;
     const loop = new MemoryFeedback({ budgetBytes, marginStep: 0.1, maxExtraMargin: 0.3 });
-    for (let i = 0; i < 3; i++) loop.observe(breakdownOf(1), 0.99 * budgetBytes, 1);
+    for (let i = 0; i < 3; i++) loop.observe(breakdownOf(2), 0.99 * budgetBytes, 2);
     expect(loop.plannerConfig(base).safetyMargin).toBeCloseTo(0.35);
     const plan = planWithFeedback(model, [item("long", seconds)], 0, base, loop);
     expect(plan.rejected).toEqual([]);
@@ -150,7 +158,8 @@ describe("planWithFeedback", () => {
 
   it("still rejects an item that cannot run even under the configured settings", () => {
     const loop = new MemoryFeedback({ budgetBytes });
-    loop.observe(breakdownOf(1), 0.99 * budgetBytes, 1);
+    loop.observe(breakdownOf(2), 0.99 * budgetBytes, 2);
+    expect(loop.plannerConfig(base).safetyMargin).toBeGreaterThan(base.safetyMargin);
     const plan = planWithFeedback(model, [item("huge", 3600), item("ok", 10, 1)], 0, base, loop);
     expect(plan.rejected.map((r) => r.item.id)).toEqual(["huge"]);
     expect(plan.batch.map((i) => i.id)).toEqual(["ok"]);
