@@ -15,7 +15,7 @@ export interface MemoryPoolOptions {
    * only activations, so what it reserves beyond its use is not rounded up around the weights.
    */
   initializersOutsideArena?: boolean;
-  /** Further session config entries ("session.…" keys), passed as given. */
+  /** Further session config entries ("session.…" keys), passed as given (onnxruntime does not reject unknown values). */
   sessionConfig?: Record<string, string>;
 }
 
