@@ -8,9 +8,9 @@ import { readPcm16Wav } from "../support/wav.js";
 const fixture = (p: string) => fileURLToPath(new URL(`../fixtures/${p}`, import.meta.url));
 
 describe("memory.pool config", () => {
-  it("defaults to the arena and memory patterns on, weights in the arena, and the seed's 0.1 fragmentation threshold", () => {
+  it("defaults to the arena on, memory patterns off (bench:pool), weights in the arena, and the seed's 0.1 fragmentation threshold", () => {
     const { memory } = parseServiceConfig({});
-    expect(memory.pool).toEqual({ cpuArena: true, memoryPattern: true, initializersOutsideArena: false, sessionConfig: {}, fragmentationThreshold: 0.1 });
+    expect(memory.pool).toEqual({ cpuArena: true, memoryPattern: false, initializersOutsideArena: false, sessionConfig: {}, fragmentationThreshold: 0.1 });
     expect(memory.feedback).toMatchObject({ enabled: true, tightenAbove: 0.9, relaxBelow: 0.8, maxCorrection: 1.5 });
   });
 
