@@ -127,7 +127,9 @@ export class MemoryFeedback {
   private quietBatches = 0;
   private lastMeasured: number | null = null;
   private largestPredictedSinceFall = 0;
-  private limits = new Map<FeedbackLimit["rule"], FeedbackLimit>();
+  /** Each limit with the batch count when it was last seen: one not seen again for relaxAfterBatches batches lapses. */
+  private readonly limits = new Map<FeedbackLimit["rule"], { limit: FeedbackLimit; seenAt: number }>();
+  private batches = 0;
 
   constructor(settings: Partial<FeedbackSettings> & { budgetBytes: number }) {
     this.settings = { ...DEFAULT_FEEDBACK_SETTINGS, ...settings };
@@ -147,7 +149,7 @@ export class MemoryFeedback {
       globalCorrection: this.globalCorrection,
       corrections: new Map(this.corrections),
       unsafe: [...this.unsafe],
-      limits: [...this.limits.values()],
+      limits: [...this.limits.values()].filter((l) => this.batches - l.seenAt < this.settings.relaxAfterBatches).map((l) => l.limit),
     };
   }
 
@@ -180,6 +182,7 @@ export class MemoryFeedback {
   /** Monitor + analyse + adjust: one batch's prediction against the memory measured after it. */
   observe(breakdown: MemoryBreakdown, measuredBytes: number, plannedMaxBatch: number): Adjustment[] {
     if (!(Number.isFinite(measuredBytes) && measuredBytes > 0)) return [];
+    this.batches++;
     const adjustments: Adjustment[] = [];
     const shape = shapeOf(breakdown);
     const predicted = breakdown.total;
@@ -195,7 +198,7 @@ export class MemoryFeedback {
     if (fraction > this.settings.tightenAbove && shape.batchSize <= 1) {
       // A margin or a smaller batch cannot bring one chunk down: ratcheting would only starve later batches.
       this.quietBatches = 0;
-      this.limits.set("single_chunk_above_alert", {
+      this.noteLimit({
         rule: "single_chunk_above_alert",
         message:
           `a single chunk alone measured ${pct(fraction)} of the budget (${mib(measuredBytes)}), above ${pct(this.settings.tightenAbove)}: ` +
@@ -240,7 +243,7 @@ export class MemoryFeedback {
     const ratio = (measured - breakdown.weights) / Math.max(1, predicted - breakdown.weights);
     const bounded = Math.min(this.settings.maxCorrection, Math.max(1, ratio));
     if (ratio > this.settings.maxCorrection) {
-      this.limits.set("correction_at_cap", {
+      this.noteLimit({
         rule: "correction_at_cap",
         message:
           `measured memory beyond the weights is ${ratio.toFixed(2)}× the memory model's prediction for batches of ${key} tokens, more than the loop corrects ` +
@@ -275,7 +278,7 @@ export class MemoryFeedback {
       this.maxBatchCap = current - 1;
       return [this.adjustment("max_batch_lowered", `${why}: the safety margin is at its ceiling, so the largest batch goes down to ${this.maxBatchCap}`, fields)];
     }
-    this.limits.set("tightened_to_the_floor", {
+    this.noteLimit({
       rule: "tightened_to_the_floor",
       message: `${why}, with the safety margin at its ceiling and batches of one: lower the chunk length, use smaller weights (int8) or raise the budget`,
     });
@@ -293,6 +296,10 @@ export class MemoryFeedback {
       return [this.adjustment("margin_lowered", `${why}: safety margin lowered by ${this.settings.marginStep}`, {})];
     }
     return [];
+  }
+
+  private noteLimit(limit: FeedbackLimit): void {
+    this.limits.set(limit.rule, { limit, seenAt: this.batches });
   }
 
   private adjustment(action: AdjustmentAction, reason: string, fields: Partial<Adjustment>): Adjustment {

@@ -44,6 +44,16 @@ describe("MemoryFeedback: the 90 % rule", () => {
     expect(loop.state.limits.map((l) => l.rule)).toContain("single_chunk_above_alert");
   });
 
+  it("lets a limit lapse once it has not been seen for relaxAfterBatches batches", () => {
+    const loop = new MemoryFeedback({ budgetBytes, relaxAfterBatches: 5 });
+    const one = breakdownOf(1);
+    loop.observe(one, 0.93 * budgetBytes, 32);
+    for (let i = 0; i < 4; i++) loop.observe(one, 0.85 * budgetBytes, 32);
+    expect(loop.state.limits.map((l) => l.rule)).toEqual(["single_chunk_above_alert"]);
+    loop.observe(one, 0.85 * budgetBytes, 32);
+    expect(loop.state.limits).toEqual([]);
+  });
+
   it("leaves everything alone while readings stay between the relax and tighten levels", () => {
     const big = 16 * GiB; // a budget the 4 × 30 s batch fills to 30 %
     const loop = new MemoryFeedback({ budgetBytes: big });
