@@ -2,8 +2,11 @@ import type { ModelConfig } from "../shared/model-config.js";
 import type { Logger } from "../shared/logger.js";
 import type { Qwen3AsrEngine, Transcription } from "./engine/engine.js";
 import { EngineError } from "./engine/errors.js";
-import { durationSecondsOf, hardMaxNewTokensFor, itemMaxNewTokens, type MemoryBreakdown } from "./scheduler/memory-model.js";
-import { planNextBatch, type PlannerConfig, type WorkItem } from "./scheduler/planner.js";
+import type { MemoryMeasurement, MemoryProbe } from "./device-memory.js";
+import { isOutOfMemoryError } from "./out-of-memory.js";
+import { MemoryFeedback, planWithFeedback, type Adjustment } from "./scheduler/memory-feedback.js";
+import { durationSecondsOf, estimateBatchBytes, hardMaxNewTokensFor, itemMaxNewTokens, type MemoryBreakdown } from "./scheduler/memory-model.js";
+import type { PlannerConfig, WorkItem } from "./scheduler/planner.js";
 
 /** A piece of audio to transcribe: a chunk of a long job, or a whole short one. */
 export type ChunkWork = WorkItem & {
@@ -26,6 +29,8 @@ export interface BatchReport {
   durationMs: number;
   audioSeconds: number;
   paddingWaste: number;
+  /** Memory measured right after the batch (for the feedback loop), when a probe is set and answered. */
+  measured?: MemoryMeasurement;
 }
 
 export interface BatcherOptions {
@@ -35,6 +40,12 @@ export interface BatcherOptions {
   logger: Logger;
   onOutcomes: (outcomes: ChunkOutcome[]) => Promise<void>;
   onBatch?: (report: BatchReport) => void;
+  /** The memory feedback loop; without one, a loop that learns only from out-of-memory failures. */
+  feedback?: MemoryFeedback;
+  /** Memory measured after every batch and fed to the loop; none: the loop never sees a reading. */
+  measureMemory?: MemoryProbe;
+  /** Every change the loop makes (metrics, logs, the dashboard's marks). */
+  onAdjustments?: (adjustments: Adjustment[]) => void;
 }
 
 /**
@@ -48,7 +59,11 @@ export class Batcher {
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
 
-  constructor(private readonly options: BatcherOptions) {}
+  readonly feedback: MemoryFeedback;
+
+  constructor(private readonly options: BatcherOptions) {
+    this.feedback = options.feedback ?? new MemoryFeedback({ budgetBytes: options.planner.budgetBytes });
+  }
 
   get queued(): number {
     return this.queue.length;
@@ -97,7 +112,7 @@ export class Batcher {
         await this.idle();
         continue;
       }
-      const plan = planNextBatch(this.options.model, this.queue, Date.now(), this.options.planner);
+      const plan = planWithFeedback(this.options.model, this.queue, Date.now(), this.options.planner, this.feedback);
       const taken = new Set<ChunkWork>([...plan.batch, ...plan.rejected.map((r) => r.item)]);
       this.queue = this.queue.filter((w) => !taken.has(w));
       const outcomes: ChunkOutcome[] = plan.rejected.map((r) => ({
@@ -107,7 +122,7 @@ export class Batcher {
         code: "exceeds_memory_budget",
         message: r.reason,
       }));
-      if (plan.batch.length > 0) outcomes.push(...(await this.execute(plan.batch, plan.encoderSlicesPerCall, plan.breakdown)));
+      if (plan.batch.length > 0) outcomes.push(...(await this.execute(plan.batch, plan.encoderSlicesPerCall, plan.breakdown, this.feedback.plannerConfig(this.options.planner).maxBatch)));
       try {
         await this.options.onOutcomes(outcomes);
       } catch (error) {
@@ -116,7 +131,35 @@ export class Batcher {
     }
   }
 
-  private async execute(batch: ChunkWork[], encoderSlicesPerCall: number, modeled: MemoryBreakdown | null): Promise<ChunkOutcome[]> {
+  private adjusted(adjustments: Adjustment[]): void {
+    if (adjustments.length === 0) return;
+    try {
+      this.options.onAdjustments?.(adjustments);
+    } catch (error) {
+      this.options.logger.warn("recording memory adjustments failed", { error });
+    }
+  }
+
+  /** The memory model's view of a part of a planned batch (the halves of a split one). */
+  private estimate(batch: readonly ChunkWork[], encoderSlicesPerCall: number): MemoryBreakdown {
+    const { planner, model } = this.options;
+    return estimateBatchBytes(
+      model,
+      { weights: planner.weightsDtype, io: planner.ioDtype },
+      batch.map((w) => ({ frames: w.frames, maxNewTokens: w.maxNewTokens, forcedLanguage: w.forcedLanguage, contextTokens: w.contextTokens })),
+      { encoderSlicesPerCall, calibration: planner.calibration },
+    );
+  }
+
+  private async measure(): Promise<MemoryMeasurement | undefined> {
+    try {
+      return (await this.options.measureMemory?.()) ?? undefined;
+    } catch {
+      return undefined; // probes resolve null on failure; a throwing one must not fail the batch either
+    }
+  }
+
+  private async execute(batch: ChunkWork[], encoderSlicesPerCall: number, modeled: MemoryBreakdown | null, plannedMaxBatch: number): Promise<ChunkOutcome[]> {
     const started = performance.now();
     try {
       const results = await this.options.engine.transcribe(
@@ -130,12 +173,16 @@ export class Batcher {
         })),
         { encoderSlicesPerCall },
       );
+      const durationMs = performance.now() - started;
+      const measured = await this.measure();
+      if (measured && modeled) this.adjusted(this.feedback.observe(modeled, measured.bytes, plannedMaxBatch));
       this.options.onBatch?.({
         size: batch.length,
         modeled,
-        durationMs: performance.now() - started,
+        durationMs,
         audioSeconds: batch.reduce((s, w) => s + w.pcm.length / 16000, 0),
         paddingWaste: this.options.engine.lastBatch.paddingWaste,
+        ...(measured ? { measured } : {}),
       });
       return batch.map((work, i) => ({ work, ok: true, result: results[i] }));
     } catch (error) {
@@ -146,8 +193,39 @@ export class Batcher {
         this.queue.unshift(...batch.filter((_, i) => i !== index));
         return [{ work: batch[index], ok: false, permanent: true, code: error.code, message: error.message.replace(/^utterance \d+: /, "") }];
       }
+      if (isOutOfMemoryError(error)) return this.splitAfterOutOfMemory(batch, encoderSlicesPerCall, modeled ?? this.estimate(batch, encoderSlicesPerCall), plannedMaxBatch, error as Error);
       this.options.logger.error("batch failed", { error, size: batch.length });
       return batch.map((work) => ({ work, ok: false, permanent: false, code: "engine_error", message: (error as Error).message }));
     }
+  }
+
+  /**
+   * A batch that ran out of memory: the loop remembers its shape and tightens, and the batch runs again as two
+   * halves (each split again if it fails the same way), so the plan that failed never runs twice. A single chunk
+   * that runs out of memory alone can never succeed here: its job fails.
+   */
+  private async splitAfterOutOfMemory(
+    batch: ChunkWork[],
+    encoderSlicesPerCall: number,
+    modeled: MemoryBreakdown,
+    plannedMaxBatch: number,
+    error: Error,
+  ): Promise<ChunkOutcome[]> {
+    this.adjusted(this.feedback.onOutOfMemory(modeled, plannedMaxBatch));
+    const budget = this.options.planner.budgetBytes;
+    if (batch.length === 1) {
+      const [work] = batch;
+      const message =
+        `chunk ${work.chunkIndex} (${(work.pcm.length / 16000).toFixed(1)} s) ran out of memory even alone: the memory model put it at ` +
+        `${(modeled.total / 2 ** 20).toFixed(0)} MiB of the ${(budget / 2 ** 20).toFixed(0)} MiB budget, but the engine said: ${error.message}`;
+      this.options.logger.error("chunk ran out of memory alone; its job fails", { jobId: work.jobId, chunkIndex: work.chunkIndex, error });
+      return [{ work, ok: false, permanent: true, code: "out_of_memory", message }];
+    }
+    const half = Math.ceil(batch.length / 2);
+    const parts = [batch.slice(0, half), batch.slice(half)];
+    this.options.logger.warn("batch ran out of memory; retrying it as two halves", { size: batch.length, halves: parts.map((p) => p.length), predictedBytes: modeled.total, error });
+    const outcomes: ChunkOutcome[] = [];
+    for (const part of parts) outcomes.push(...(await this.execute(part, encoderSlicesPerCall, this.estimate(part, encoderSlicesPerCall), plannedMaxBatch)));
+    return outcomes;
   }
 }

@@ -23,6 +23,8 @@ export interface HeartbeatOptions {
   state: () => WorkerState;
   measureMemory: MemoryProbe;
   onMeasured?: (measurement: MemoryMeasurement) => void;
+  /** What the memory feedback loop cannot act on, published with each sample. */
+  memoryLimits?: () => string[];
   intervalMs?: number;
   thresholds?: Partial<RecommendationThresholds>;
   now?: () => Date;
@@ -91,7 +93,7 @@ export class Heartbeat {
     const measured = await this.options.measureMemory();
     if (measured) this.options.onMeasured?.(measured);
     const now = this.now();
-    const sample = window.close(now, this.options.state(), measured);
+    const sample = window.close(now, this.options.state(), measured, this.options.memoryLimits?.() ?? []);
     const row = {
       workerId: this.options.workerId,
       hostname: this.options.hostname,

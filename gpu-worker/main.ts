@@ -10,6 +10,7 @@ import { SileroSpeechDetector } from "./audio/silero-vad.js";
 import { Qwen3AsrEngine } from "./engine/engine.js";
 import { Maintenance } from "./maintenance.js";
 import { WorkerObservability, workerMetricsPort, type WorkerObservabilitySettings } from "./observability.js";
+import { MemoryFeedback } from "./scheduler/memory-feedback.js";
 import { plannerConfig } from "./scheduler/planner.js";
 import { loadCalibration } from "./scheduler/calibration-file.js";
 import { WorkerService, type WorkerDeps } from "./service.js";
@@ -49,6 +50,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       executionProvider: config.model.executionProvider,
       deviceId: config.model.deviceId,
       ...(config.model.intraOpThreads ? { intraOpThreads: config.model.intraOpThreads } : {}),
+      pool: config.memory.pool,
     }));
   const planner = plannerConfig(engine.config, {
     budgetBytes: config.batching.budgetBytes,
@@ -59,6 +61,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     decoding: engine.decoding,
   });
   const observability = new WorkerObservability({ db: options.database.db, logger, config, planner, ...options.observability });
+  // Disabled, the loop still remembers batches that ran out of memory; it only stops reading the probe.
+  const { enabled: feedbackEnabled, ...feedbackSettings } = config.memory.feedback;
+  const feedback = new MemoryFeedback({ budgetBytes: planner.budgetBytes, ...feedbackSettings });
+  observability.observeFeedback(feedback);
   const speechDetector = config.chunking.detector === "silero" ? await SileroSpeechDetector.load() : undefined;
   const service = new WorkerService({
     speechDetector,
@@ -71,6 +77,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     logger,
     onJobFinished: observability.onJobFinished(options.onJobFinished),
     onBatch: observability.onBatch(options.onBatch),
+    feedback,
+    ...(feedbackEnabled ? { measureMemory: observability.measureMemory } : {}),
+    onMemoryAdjustments: observability.onAdjustments(),
   });
   const resolveHost = async (host: string) => (await lookup(host, { all: true })).map((a) => a.address);
   const dispatcher = new WebhookDispatcher({ db: options.database.db, config, logger, fetch: observability.webhookFetch(options.fetch), resolveHost });

@@ -2,6 +2,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import type { Job } from "../db/schema.js";
 import type { BatchReport } from "./batcher.js";
 import type { MemoryMeasurement } from "./device-memory.js";
+import type { Adjustment, FeedbackState } from "./scheduler/memory-feedback.js";
+import { fragmentationOf } from "./sample-window.js";
 import { jobLatencies, type WorkerState } from "./sample-window.js";
 import type { MemoryBreakdown } from "./scheduler/memory-model.js";
 import { classify } from "./webhooks/schedule.js";
@@ -90,6 +92,37 @@ export class WorkerMetrics {
     help: "Device memory the planner may plan batches into (batching.budgetBytes)",
     registers: [this.registry],
   });
+  private readonly memoryAdjustments = new Counter({
+    name: "asr_worker_memory_adjustments_total",
+    help: "Changes the memory feedback loop made, by action (margin_raised, max_batch_lowered, correction_raised, unsafe_shape…)",
+    labelNames: ["action"],
+    registers: [this.registry],
+  });
+  private readonly feedbackMargin = new Gauge({
+    name: "asr_worker_memory_feedback_safety_margin_ratio",
+    help: "Safety margin the planner uses now: batching.safetyMargin plus what the feedback loop added",
+    registers: [this.registry],
+  });
+  private readonly feedbackMaxBatch = new Gauge({
+    name: "asr_worker_memory_feedback_max_batch",
+    help: "Largest batch the planner may plan now: batching.maxBatch or the feedback loop's lower cap",
+    registers: [this.registry],
+  });
+  private readonly feedbackCorrection = new Gauge({
+    name: "asr_worker_memory_feedback_correction_ratio",
+    help: "The loop's correction of the memory model beyond the weights (measured ÷ predicted) for shapes not measured yet",
+    registers: [this.registry],
+  });
+  private readonly reservedMemory = new Gauge({
+    name: "asr_worker_memory_reserved_bytes",
+    help: "Memory measured right after the last batch: what the pools hold (reserved)",
+    registers: [this.registry],
+  });
+  private readonly fragmentation = new Gauge({
+    name: "asr_worker_memory_fragmentation_ratio",
+    help: "Reserved versus used after the last batch: (measured − modeled) ÷ measured; used is the memory model's figure (onnxruntime-node exposes no arena statistics)",
+    registers: [this.registry],
+  });
   private readonly queueWait = new Histogram({
     name: "asr_worker_job_queue_wait_seconds",
     help: "started − created of finished jobs",
@@ -159,6 +192,21 @@ export class WorkerMetrics {
     this.busySeconds.inc(report.durationMs / 1000);
     if (report.audioSeconds > 0) this.realTimeFactor.observe(report.durationMs / 1000 / report.audioSeconds);
     if (report.modeled) this.recordModeled(report.modeled);
+    if (report.measured) this.reservedMemory.set(report.measured.bytes);
+    const fragmentation = fragmentationOf(report);
+    if (fragmentation !== null) this.fragmentation.set(fragmentation);
+  }
+
+  /** The feedback loop's changes, and the planner settings they leave. */
+  onAdjustments(adjustments: readonly Adjustment[], settings: { safetyMargin: number; maxBatch: number }, state: FeedbackState): void {
+    for (const a of adjustments) this.memoryAdjustments.inc({ action: a.action });
+    this.recordFeedbackSettings(settings, state);
+  }
+
+  recordFeedbackSettings(settings: { safetyMargin: number; maxBatch: number }, state: FeedbackState): void {
+    this.feedbackMargin.set(settings.safetyMargin);
+    this.feedbackMaxBatch.set(settings.maxBatch);
+    this.feedbackCorrection.set(state.globalCorrection);
   }
 
   private recordModeled(modeled: MemoryBreakdown): void {

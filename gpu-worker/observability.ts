@@ -9,6 +9,7 @@ import { defaultMemoryProbe, type MemoryProbe } from "./device-memory.js";
 import { Heartbeat } from "./heartbeat.js";
 import { startMetricsServer, type MetricsServer } from "./metrics-server.js";
 import { WorkerMetrics } from "./metrics.js";
+import type { Adjustment, MemoryFeedback } from "./scheduler/memory-feedback.js";
 import { SampleWindow, type WorkerState } from "./sample-window.js";
 import type { PlannerConfig } from "./scheduler/planner.js";
 
@@ -49,12 +50,16 @@ export class WorkerObservability {
   readonly window = new SampleWindow();
   readonly heartbeat: Heartbeat;
   metricsServer: MetricsServer | null = null;
+  /** The probe the heartbeat uses; the batcher reads it after every batch for the memory feedback loop. */
+  readonly measureMemory: MemoryProbe;
   private state: (() => WorkerState) | null = null;
+  private feedback: MemoryFeedback | null = null;
 
   constructor(private readonly options: WorkerObservabilityOptions) {
     const { config, planner } = options;
     this.workerId = options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
     this.metrics = new WorkerMetrics({ budgetBytes: planner.budgetBytes });
+    this.measureMemory = options.measureMemory ?? defaultMemoryProbe(config.model.executionProvider, config.model.deviceId);
     this.heartbeat = new Heartbeat({
       db: options.db,
       logger: options.logger,
@@ -64,9 +69,11 @@ export class WorkerObservability {
       settings: { budgetBytes: planner.budgetBytes, safetyMargin: planner.safetyMargin, maxBatch: planner.maxBatch },
       window: this.window,
       state: () => this.state?.() ?? { activeJobs: 0, queuedChunks: 0 },
-      measureMemory: options.measureMemory ?? defaultMemoryProbe(config.model.executionProvider, config.model.deviceId),
+      measureMemory: this.measureMemory,
       onMeasured: (m) => this.metrics.onMemoryMeasured(m),
+      memoryLimits: () => this.feedback?.state.limits.map((l) => l.message) ?? [],
       intervalMs: options.heartbeatIntervalMs,
+      thresholds: { fragmentationThreshold: config.memory.pool.fragmentationThreshold },
     });
   }
 
@@ -87,6 +94,29 @@ export class WorkerObservability {
       this.metrics.onBatch(report);
       this.window.recordBatch(report);
     }, then);
+  }
+
+  /** The worker's memory feedback loop: its settings become gauges, its limits go out with every sample. */
+  observeFeedback(feedback: MemoryFeedback): void {
+    this.feedback = feedback;
+    this.metrics.recordFeedbackSettings(feedback.plannerConfig(this.options.planner), feedback.state);
+  }
+
+  /** Every change the loop makes: a metric, a log line and a mark on the dashboard's memory chart. */
+  onAdjustments(): (adjustments: Adjustment[]) => void {
+    return this.guarded((adjustments: Adjustment[]) => {
+      const settings = this.feedback?.plannerConfig(this.options.planner) ?? this.options.planner;
+      if (this.feedback) this.metrics.onAdjustments(adjustments, settings, this.feedback.state);
+      this.window.recordAdjustments(adjustments.length);
+      for (const a of adjustments) {
+        const tightened = a.action === "margin_raised" || a.action === "max_batch_lowered" || a.action === "unsafe_shape";
+        this.options.logger[tightened ? "warn" : "info"](`memory feedback: ${a.action.replaceAll("_", " ")}`, {
+          ...a,
+          safetyMargin: settings.safetyMargin,
+          maxBatch: settings.maxBatch,
+        });
+      }
+    });
   }
 
   onJobFinished(then?: (job: Job) => void): (job: Job) => void {

@@ -22,6 +22,8 @@ interface Interval {
   failed: number;
   queueWaits: number[];
   processing: number[];
+  adjustments: number;
+  fragmentation: number | null;
 }
 
 const freshInterval = (startedAt: number): Interval => ({
@@ -37,6 +39,8 @@ const freshInterval = (startedAt: number): Interval => ({
   failed: 0,
   queueWaits: [],
   processing: [],
+  adjustments: 0,
+  fragmentation: null,
 });
 
 const seconds = (from: Date | null, to: Date | null): number | null => (from && to ? Math.max(0, (to.getTime() - from.getTime()) / 1000) : null);
@@ -49,6 +53,16 @@ export function jobLatencies(job: Job): { queueWait: number | null; processing: 
     processing: seconds(job.startedAt, job.completedAt),
     endToEnd: seconds(job.createdAt, job.completedAt),
   };
+}
+
+/**
+ * Reserved versus used after a batch: what the measured memory holds beyond what the batch needed, as a share of
+ * the measured memory. onnxruntime-node exposes no arena statistics, so "used" is the memory model's figure for
+ * the batch; "reserved" is the reading taken right after it (the pools keep what they grew to).
+ */
+export function fragmentationOf(report: BatchReport): number | null {
+  if (!report.measured || !report.modeled || report.measured.bytes <= 0) return null;
+  return Math.max(0, 1 - report.modeled.total / report.measured.bytes);
 }
 
 /**
@@ -79,6 +93,13 @@ export class SampleWindow {
     c.busySeconds += report.durationMs / 1000;
     c.paddingSum += report.paddingWaste;
     if (report.modeled) c.modeledPeak = Math.max(c.modeledPeak ?? 0, report.modeled.total);
+    const fragmentation = fragmentationOf(report);
+    if (fragmentation !== null) c.fragmentation = Math.max(c.fragmentation ?? 0, fragmentation);
+  }
+
+  /** Changes the memory feedback loop made (counted per interval: marks on the memory chart). */
+  recordAdjustments(count: number): void {
+    this.current.adjustments += count;
   }
 
   recordJob(job: Job): void {
@@ -90,7 +111,7 @@ export class SampleWindow {
   }
 
   /** Ends the interval at `now`: one more sample in the window, the oldest dropped past capacity. */
-  close(now: Date, state: WorkerState, measured: MemoryMeasurement | null): WorkerSample {
+  close(now: Date, state: WorkerState, measured: MemoryMeasurement | null, memoryLimits: string[] = []): WorkerSample {
     const c = this.current;
     const sample: WorkerSample = {
       at: now.toISOString(),
@@ -109,6 +130,9 @@ export class SampleWindow {
       queueWaitSecondsMean: meanOrNull(c.queueWaits),
       queueWaitSecondsMax: c.queueWaits.length > 0 ? Math.max(...c.queueWaits) : null,
       processingSecondsMean: meanOrNull(c.processing),
+      memoryAdjustments: c.adjustments,
+      fragmentation: c.fragmentation,
+      memoryLimits,
       activeJobs: state.activeJobs,
       queuedChunks: state.queuedChunks,
     };

@@ -13,7 +13,9 @@ import { decodeJobAudio } from "./job-audio.js";
 import { mergeChunkTranscripts } from "./audio/merge.js";
 import { Batcher, type BatchReport, type ChunkOutcome, type ChunkWork } from "./batcher.js";
 import type { Qwen3AsrEngine } from "./engine/engine.js";
+import type { MemoryProbe } from "./device-memory.js";
 import { MessageLeases, type Lease } from "./leases.js";
+import type { Adjustment, MemoryFeedback } from "./scheduler/memory-feedback.js";
 import type { PlannerConfig } from "./scheduler/planner.js";
 import { claimJob, completeJob, failJob, finishedChunks, saveChunk, saveProgress, setChunkPlan } from "./store.js";
 
@@ -43,6 +45,10 @@ export interface WorkerDeps {
   planner: PlannerConfig;
   logger: Logger;
   onBatch?: (report: BatchReport) => void;
+  /** The memory feedback loop, the probe read after every batch for it, and a hook for each change it makes. */
+  feedback?: MemoryFeedback;
+  measureMemory?: MemoryProbe;
+  onMemoryAdjustments?: (adjustments: Adjustment[]) => void;
   onJobFinished?: (job: Job) => void;
   /** A neural voice-activity detector for chunking; the built-in energy detector when absent. */
   speechDetector?: SpeechDetector;
@@ -76,6 +82,9 @@ export class WorkerService {
       logger: deps.logger,
       onOutcomes: (outcomes) => this.handleOutcomes(outcomes),
       onBatch: deps.onBatch,
+      feedback: deps.feedback,
+      measureMemory: deps.measureMemory,
+      onAdjustments: deps.onMemoryAdjustments,
     });
   }
 

@@ -44,6 +44,36 @@ export const serviceConfigSchema = z.object({
       calibrationFile: z.string().optional(),
     })
     .prefault({}),
+  memory: z
+    .object({
+      /** onnxruntime's memory pool (gpu-worker/engine/memory-pool.ts); defaults from `npm run bench:pool`. */
+      pool: z
+        .object({
+          cpuArena: z.boolean().default(true),
+          // Off: −14 % peak RSS for ≈ +3 % batch latency (median of 4 runs of bench:pool on this 2-core machine);
+          // batch shapes vary (rows × padded length), so a pattern planned for one shape is seldom reused.
+          memoryPattern: z.boolean().default(false),
+          initializersOutsideArena: z.boolean().default(false),
+          sessionConfig: z.record(z.string().regex(/^[a-z_]+\.[A-Za-z0-9_.]+$/, "a session config key such as session.disable_prepacking"), z.string()).default({}),
+          /** Reserved beyond use, as a share of reserved, above which a recommendation is made (the seed's 0.1). */
+          fragmentationThreshold: z.number().min(0).max(1).default(0.1),
+        })
+        .prefault({}),
+      /** The feedback loop that turns measured memory into planner settings (gpu-worker/scheduler/memory-feedback.ts). */
+      feedback: z
+        .object({
+          enabled: z.boolean().default(true),
+          tightenAbove: z.number().gt(0).max(1).default(0.9),
+          relaxBelow: z.number().gt(0).lt(1).default(0.8),
+          relaxAfterBatches: z.number().int().positive().default(50),
+          marginStep: z.number().gt(0).max(0.5).default(0.02),
+          maxExtraMargin: z.number().min(0).lt(0.9).default(0.25),
+          maxCorrection: z.number().min(1).max(10).default(1.5),
+        })
+        .prefault({})
+        .refine((f) => f.relaxBelow < f.tightenAbove, { message: "relaxBelow must be below tightenAbove", path: ["relaxBelow"] }),
+    })
+    .prefault({}),
   chunking: z
     .object({
       chunkSeconds: z.number().positive().default(30),

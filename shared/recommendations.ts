@@ -12,6 +12,8 @@ export type RuleId =
   | "memory_alert"
   | "memory_sustained_high"
   | "throughput_below_expected"
+  | "memory_fragmentation"
+  | "memory_feedback_limit"
   | "queue_wait_growing"
   | "worker_silent"
   | "no_worker_reporting"
@@ -45,6 +47,8 @@ export interface RecommendationThresholds {
   /** …and at least this many seconds more (so 0.1 s → 0.2 s is not news). */
   queueWaitMinRiseSeconds: number;
   queueWaitMinPoints: number;
+  /** The seed's fragmentation_threshold: reserved − used above this share of reserved. */
+  fragmentationThreshold: number;
   /** A worker whose heartbeat is older than this is silent. */
   staleAfterSeconds: number;
 }
@@ -59,6 +63,7 @@ export const defaultThresholds: RecommendationThresholds = {
   queueWaitRiseFactor: 1.5,
   queueWaitMinRiseSeconds: 5,
   queueWaitMinPoints: 4,
+  fragmentationThreshold: 0.1,
   staleAfterSeconds: 30,
 };
 
@@ -79,7 +84,9 @@ export function recommend(workers: WorkerReport[], now: Date, overrides: Partial
       if (silent) found.push(silent);
       continue;
     }
-    found.push(...[memoryAlert(worker, t), memorySustainedHigh(worker, t), throughputBelowExpected(worker, t)].filter(isFinding));
+    found.push(
+      ...[memoryAlert(worker, t), memorySustainedHigh(worker, t), memoryFragmentation(worker, t), memoryFeedbackLimit(worker), throughputBelowExpected(worker, t)].filter(isFinding),
+    );
   }
   if (live.length === 0) found.push(noWorkerReporting(workers, now, t));
   const queue = queueWaitGrowing(live, t);
@@ -152,6 +159,37 @@ function memorySustainedHigh(worker: WorkerReport, t: RecommendationThresholds):
       safety_margin: worker.safetyMargin,
       max_batch: worker.maxBatch,
     },
+  };
+}
+
+/** The pools hold much more than the batches use: the seed's fragmentation threshold, over the latest sample that measured it. */
+function memoryFragmentation(worker: WorkerReport, t: RecommendationThresholds): Recommendation | null {
+  const latest = worker.samples.filter((s) => typeof s.fragmentation === "number").at(-1);
+  const fragmentation = latest?.fragmentation;
+  if (typeof fragmentation !== "number" || fragmentation <= t.fragmentationThreshold) return null;
+  return {
+    rule: "memory_fragmentation",
+    severity: "info",
+    workerId: worker.workerId,
+    message:
+      `After its batches the worker held ${pct(fragmentation)} more memory than the memory model says they used ` +
+      `(threshold ${pct(t.fragmentationThreshold)}): the arenas keep their largest batch. If memory is short, try memory.pool ` +
+      `settings (memory.pool.memoryPattern false, or memory.pool.cpuArena false on CPU; npm run bench:pool measures them) ` +
+      `or recalibrate the memory model (npm run calibrate).`,
+    numbers: { fragmentation: round(fragmentation), fragmentation_threshold: t.fragmentationThreshold },
+  };
+}
+
+/** What the feedback loop saw but cannot act on by itself. */
+function memoryFeedbackLimit(worker: WorkerReport): Recommendation | null {
+  const limits = worker.samples.at(-1)?.memoryLimits ?? [];
+  if (limits.length === 0) return null;
+  return {
+    rule: "memory_feedback_limit",
+    severity: "warning",
+    workerId: worker.workerId,
+    message: `The memory feedback loop has reached what it may change: ${limits.join("; ")}.`,
+    numbers: { limits: limits.length },
   };
 }
 

@@ -31,6 +31,15 @@ export interface WorkerSample {
   queueWaitSecondsMax: number | null;
   /** completed − started of the jobs finished in the interval. */
   processingSecondsMean: number | null;
+  /**
+   * Changes the memory feedback loop made in the interval (margin, largest batch, corrections, unsafe shapes);
+   * marks on the dashboard's memory chart. Absent from samples of workers older than the loop.
+   */
+  memoryAdjustments?: number;
+  /** The largest share of measured memory a batch of the interval did not need (reserved − used) ÷ reserved. */
+  fragmentation?: number | null;
+  /** What the loop saw but cannot act on (gpu-worker/scheduler/memory-feedback.ts FeedbackLimit messages). */
+  memoryLimits?: string[];
   /** Worker state at the end of the interval. */
   activeJobs: number;
   queuedChunks: number;

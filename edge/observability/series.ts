@@ -17,6 +17,11 @@ export interface WorkerSeries {
   modeled_peak_bytes: Column;
   measured_device_bytes: Column;
   process_rss_bytes: Column;
+  /**
+   * Marks of the memory feedback loop's changes, at the height of the memory they answered (measured device
+   * memory, else the modeled peak); null where the loop changed nothing.
+   */
+  memory_adjustments: Column;
   queue_wait_seconds_mean: Column;
   queue_wait_seconds_max: Column;
   queued_chunks: Column;
@@ -80,6 +85,11 @@ export function workerSeries(reports: WorkerReport[], now: Date, options: Series
     modeled_peak_bytes: column((es) => maxOrNull(es.map(({ s }) => s.modeledPeakBytes))),
     measured_device_bytes: column((es) => maxOrNull(es.map(({ s }) => (isDeviceMemory(s.measuredSource) ? s.measuredBytes : null)))),
     process_rss_bytes: column((es) => maxOrNull(es.map(({ s }) => (s.measuredSource === "process_rss" ? s.measuredBytes : null)))),
+    memory_adjustments: column((es) => {
+      const adjusted = es.filter(({ s }) => (s.memoryAdjustments ?? 0) > 0);
+      if (adjusted.length === 0) return null;
+      return maxOrNull(adjusted.map(({ s }) => (isDeviceMemory(s.measuredSource) ? s.measuredBytes : null) ?? s.modeledPeakBytes)) ?? 0;
+    }),
     queue_wait_seconds_mean: column((es) => {
       const waits = es.flatMap(({ s }) => (s.queueWaitSecondsMean === null ? [] : [s.queueWaitSecondsMean]));
       return waits.length > 0 ? sum(waits) / waits.length : null;

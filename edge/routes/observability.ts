@@ -24,7 +24,7 @@ const WorkerSchema = z
 
 const RecommendationSchema = z
   .object({
-    rule: z.enum(["memory_alert", "memory_sustained_high", "throughput_below_expected", "queue_wait_growing", "worker_silent", "no_worker_reporting", "healthy"]),
+    rule: z.enum(["memory_alert", "memory_sustained_high", "memory_fragmentation", "memory_feedback_limit", "throughput_below_expected", "queue_wait_growing", "worker_silent", "no_worker_reporting", "healthy"]),
     severity: z.enum(["info", "warning", "critical"]),
     worker_id: z.string().nullable(),
     message: z.string(),

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { EngineError } from "./errors.js";
+import { poolSessionOptions, type MemoryPoolOptions } from "./memory-pool.js";
 import type { ModelDirectory } from "./model-dir.js";
 import { graphDtypes } from "./tensor-dtype.js";
 
@@ -28,6 +29,8 @@ export interface SessionOptions {
    * constant folding and layout changes. For inspection and the precision tests; costs a write per load.
    */
   optimizedModelDir?: string;
+  /** Arena and memory-pattern settings (memory.pool in the service config); unset: onnxruntime's defaults. */
+  pool?: MemoryPoolOptions;
 }
 
 export type DecoderSession =
@@ -155,7 +158,7 @@ export function sessionOptionsFor(
   const provider: ort.InferenceSession.ExecutionProviderConfig = cuda ? { name: "cuda", deviceId: options.deviceId ?? 0 } : "cpu";
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: options.graphOptimizationLevel ?? "all",
-    ...(process.env.EXP_NO_ARENA ? { enableCpuMemArena: false } : {}),
+    ...poolSessionOptions(options.pool),
     // Errors only: the optimiser warns about every weight it cannot de-duplicate across the Loop's scopes.
     logSeverityLevel: 3,
     ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),

@@ -110,6 +110,9 @@ describe("sample window", () => {
       queueWaitSecondsMean: 2,
       queueWaitSecondsMax: 3,
       processingSecondsMean: 1,
+      memoryAdjustments: 0,
+      fragmentation: null,
+      memoryLimits: [],
       activeJobs: 1,
       queuedChunks: 2,
     });

@@ -68,9 +68,11 @@
         dashed("budget", C.red, { format: bytes }),
         dashed("alert 90 %", C.yellow, { format: bytes }),
         line("host RSS", C.grey, { scale: "rss", width: 1, format: bytes }),
+        // Points only: where the memory feedback loop changed the margin, the batch cap or a correction.
+        line("loop adjusted", C.orange, { format: bytes, paths: () => null, points: { show: true, size: 9, fill: C.orange } }),
       ],
       axes: [axis({ values: ticks(bytes), incrs: BINARY, size: 84 }), { ...rightAxis("rss", bytes), incrs: BINARY, size: 84 }],
-      data: (s) => [s.worker.t, s.worker.modeled_peak_bytes, s.worker.measured_device_bytes, constant(s.worker.t, s.budget_bytes), constant(s.worker.t, s.alert_bytes), s.worker.process_rss_bytes],
+      data: (s) => [s.worker.t, s.worker.modeled_peak_bytes, s.worker.measured_device_bytes, constant(s.worker.t, s.budget_bytes), constant(s.worker.t, s.alert_bytes), s.worker.process_rss_bytes, s.worker.memory_adjustments],
     },
     "chart-queue": {
       scales: { y: { range: fromZero } },
