@@ -37,6 +37,8 @@ export function createApp(deps: EdgeDeps): OpenAPIHono<AppEnv> {
   app.use("*", async (c, next) => {
     c.set("deps", deps);
     c.set("requestId", c.req.header("x-request-id") ?? crypto.randomUUID());
+    // Before next() as well: on @hono/node-server a header set after the handler built its response is lost.
+    c.header("X-Request-Id", c.get("requestId"));
     await next();
     c.header("X-Request-Id", c.get("requestId"));
   });
@@ -45,6 +47,10 @@ export function createApp(deps: EdgeDeps): OpenAPIHono<AppEnv> {
   // Ahead of the /v1 middleware, which it must skip: an upload URL's token is its credential, and it caps the body itself.
   uploadRelayRoutes(app);
 
+  // Admin routes take the admin token; everything else in /v1 an API key, rate-limited per key. Both come before
+  // the body limits: bodyLimit reads a chunked body whole, and nobody's body is read before they are known.
+  app.use("/v1/*", (c, next) => (c.req.path.startsWith("/v1/admin/") ? requireAdmin(c, next) : requireApiKey(c, next)));
+  app.use("/v1/*", (c, next) => (c.req.path.startsWith("/v1/admin/") ? next() : rateLimit(c, next)));
   app.use(
     "/v1/*",
     bodyLimit({
@@ -62,9 +68,6 @@ export function createApp(deps: EdgeDeps): OpenAPIHono<AppEnv> {
     },
   });
   app.use("/v1/*", (c, next) => (JSON_MEDIA_TYPE.test(c.req.header("content-type") ?? "") ? jsonBodyLimit(c, next) : next()));
-  // Admin routes take the admin token; everything else in /v1 an API key, rate-limited per key.
-  app.use("/v1/*", (c, next) => (c.req.path.startsWith("/v1/admin/") ? requireAdmin(c, next) : requireApiKey(c, next)));
-  app.use("/v1/*", (c, next) => (c.req.path.startsWith("/v1/admin/") ? next() : rateLimit(c, next)));
 
   docsRoutes(app);
   healthRoutes(app);

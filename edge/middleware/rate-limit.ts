@@ -29,6 +29,9 @@ export const rateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (count > limit) {
     throw new ApiError("rate_limited", `rate limit of ${limit} requests per minute exceeded; retry in ${reset} s`, { ...headers, "Retry-After": String(reset) });
   }
+  // Set before the handler runs, so the response it builds carries them: @hono/node-server writes a response
+  // built by c.json()/c.text() from the headers it was made with, and drops headers set on c.res afterwards.
+  for (const [name, value] of Object.entries(headers)) c.header(name, value);
   await next();
   for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
 };

@@ -10,11 +10,11 @@ import type { AppEnv } from "../env.js";
 import { jobResource } from "../resources.js";
 import { errorResponses, JobListSchema, JobSchema } from "../schemas.js";
 import { cancelAndForget, decodeCursor, encodeCursor, findJob, insertJobWithOutbox, listJobs, markOutboxSent, newJobId } from "../store/jobs.js";
-import { openStoredUpload, uploadAlreadyUsed } from "../upload/direct-uploads.js";
+import { openStoredUpload, uploadAlreadyUsed, useStoredUpload } from "../upload/direct-uploads.js";
 import { fetchAudioUrl } from "../upload/fetch-audio-url.js";
 import { validateAudio } from "../upload/validate.js";
 import { hashCreateRequest, withIdempotency } from "../idempotency.js";
-import { checkQuota } from "../quota.js";
+import { checkQuota, reserveQuota } from "../quota.js";
 
 const FileField = z.any().optional().openapi({ type: "string", format: "binary", description: "The audio file (required)" });
 
@@ -222,6 +222,9 @@ export async function createJob(deps: EdgeDeps, apiKey: ApiKey, input: CreateInp
       prompt: input.prompt,
       webhookUrl: input.webhookUrl,
       requestHash,
+    }, {
+      before: reserveQuota(deps, apiKey, probed.durationSeconds),
+      after: stored && input.uploadId !== undefined ? useStoredUpload(deps, apiKey, input.uploadId, id) : undefined,
     });
   } catch (error) {
     // A stored upload stays: a concurrent request with the same upload_id may have just made it its job.
