@@ -194,7 +194,7 @@ describe("malformed parameters, ids and headers are 4xx in the error envelope", 
     const headerValue = fc.string({ maxLength: 300 }).map((s) => s.replace(/[^\t\x20-\x7e]/g, "")); // what HTTP lets a header carry
     await fc.assert(
       fc.asyncProperty(headerValue, headerValue, headerValue, async (idempotencyKey, contentType, authorization) => {
-        for (const headers of [
+        for (const headers of <Record<string, string>[]>[
           { ...stack.auth(), "idempotency-key": idempotencyKey, "content-type": contentType || "application/json" },
           { authorization },
         ]) {
