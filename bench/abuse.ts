@@ -9,6 +9,7 @@ import { createDatabase } from "../db/client.js";
 import { createApp } from "../edge/app.js";
 import { DecodePool } from "../edge/decode-pool.js";
 import type { AudioProbe } from "../edge/deps.js";
+import { streamingFormData } from "../edge/multipart-stream.js";
 import { nodeAudioProbe } from "../edge/node-probe.js";
 import { createApiKey } from "../edge/store/api-keys.js";
 import { relayDirectUploads } from "../edge/upload/direct-uploads.js";
@@ -66,6 +67,7 @@ async function startEdge(probe: AudioProbe) {
     queue: noQueue,
     config,
     probeAudio: probe,
+    parseMultipart: streamingFormData,
     logger: silentLogger,
     uploads: relayDirectUploads({ blobs, probe, secret: "bench-abuse-signing-secret", maxBytes: 2 * 1024 ** 3 }),
   });

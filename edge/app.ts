@@ -68,6 +68,20 @@ export function createApp(deps: EdgeDeps): OpenAPIHono<AppEnv> {
     },
   });
   app.use("/v1/*", (c, next) => (JSON_MEDIA_TYPE.test(c.req.header("content-type") ?? "") ? jsonBodyLimit(c, next) : next()));
+  // Where the platform's multipart parser would block the event loop on a large body, parse it while it streams:
+  // Hono's form validator takes the FormData it finds in bodyCache.
+  if (deps.parseMultipart) {
+    const parseMultipart = deps.parseMultipart;
+    app.use("/v1/*", async (c, next) => {
+      if (c.req.method === "POST" && /^\s*multipart\/form-data\s*;/i.test(c.req.header("content-type") ?? "")) {
+        const parsed = parseMultipart(c.req.raw);
+        parsed.catch(() => undefined); // a route that never reads the form must not leave an unhandled rejection
+        // Hono keeps body promises in bodyCache (its own reads store `raw.formData()`), typed as the value.
+        c.req.bodyCache.formData = parsed as unknown as FormData;
+      }
+      await next();
+    });
+  }
 
   docsRoutes(app);
   healthRoutes(app);

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from "../shared/logger.js";
 import type { ResolveHost } from "../shared/network-guard.js";
 import type { JobQueue } from "../shared/queue.js";
 import { createApp } from "./app.js";
+import { streamingFormData } from "./multipart-stream.js";
 import { nodeAudioProbe } from "./node-probe.js";
 import { relayDirectUploads } from "./upload/direct-uploads.js";
 import { attachNodeObservability, type NodeObservability } from "./observability/node-observability.js";
@@ -64,6 +65,7 @@ export async function startEdgeServer(options: StartEdgeOptions): Promise<EdgeSe
       publicBaseUrl: process.env.PUBLIC_BASE_URL,
     }),
     resolveHost: resolveWithDns,
+    parseMultipart: streamingFormData,
     // audio_url downloads connect only to the address the SSRF guard checked (no second DNS answer).
     fetch: createGuardedFetch(options.config.network.allowPrivateTargets),
     logger,

@@ -15,6 +15,7 @@ const expectedTables = [
   "outbox",
   "rate_limit_windows",
   "transcripts",
+  "uploads",
   "usage_records",
   "webhook_attempts",
   "webhook_deliveries",

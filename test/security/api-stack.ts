@@ -7,6 +7,7 @@ import { serve, type ServerType } from "@hono/node-server";
 import { createApp } from "../../edge/app.js";
 import { DecodePool } from "../../edge/decode-pool.js";
 import type { EdgeDeps } from "../../edge/deps.js";
+import { streamingFormData } from "../../edge/multipart-stream.js";
 import { nodeAudioProbe } from "../../edge/node-probe.js";
 import { createApiKey } from "../../edge/store/api-keys.js";
 import { relayDirectUploads } from "../../edge/upload/direct-uploads.js";
@@ -53,6 +54,7 @@ export async function startApiStack(kind: DatabaseKind = "postgres", config: Ser
     logger: silentLogger,
     now: () => clock.now,
     resolveHost: async () => ["93.184.216.34"],
+    parseMultipart: streamingFormData,
     uploads: relayDirectUploads({ blobs, probe: probeAudio, secret: "a-secret-for-security-tests", maxBytes: 200 * 1024 * 1024 }),
   };
   const app = createApp(deps);

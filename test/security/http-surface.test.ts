@@ -161,6 +161,24 @@ describe("malformed parameters, ids and headers are 4xx in the error envelope", 
     await expectClientError(await fetch(`${stack.origin}${c.path}`, { method: c.method ?? "GET", headers: stack.auth() }), c.name);
   });
 
+  const multipartCases: { name: string; contentType: string; body: string | Uint8Array }[] = [
+    { name: "no boundary", contentType: "multipart/form-data", body: "--x\r\n" },
+    { name: "a body cut in the middle of a part", contentType: "multipart/form-data; boundary=x", body: '--x\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\nRIFF' },
+    { name: "a 100 kB text field", contentType: "multipart/form-data; boundary=x", body: `--x\r\nContent-Disposition: form-data; name="prompt"\r\n\r\n${"p".repeat(100_000)}\r\n--x--\r\n` },
+    { name: "a thousand parts", contentType: "multipart/form-data; boundary=x", body: `${'--x\r\nContent-Disposition: form-data; name="language"\r\n\r\nen\r\n'.repeat(1000)}--x--\r\n` },
+    { name: "garbage", contentType: "multipart/form-data; boundary=x", body: crypto.getRandomValues(new Uint8Array(4096)) },
+  ];
+  vectors(multipartCases, (c) => `a multipart body with ${c.name} → 4xx, nothing stored`, async (c) => {
+    const before = (await stack.blobs()).length;
+    for (const path of ["/v1/transcriptions", "/v1/audio/transcriptions"]) {
+      const res = await fetch(`${stack.origin}${path}`, { method: "POST", headers: { ...stack.auth(), "content-type": c.contentType }, body: c.body as BodyInit });
+      expect(res.status, path).toBeGreaterThanOrEqual(400);
+      expect(res.status, path).toBeLessThan(500);
+      await res.body?.cancel();
+    }
+    expect((await stack.blobs()).length).toBe(before);
+  });
+
   const hostile = fc.oneof(
     fc.string({ maxLength: 40 }),
     fc.string({ unit: "binary", maxLength: 40 }),
