@@ -42,7 +42,9 @@ const relayUpload = createRoute({
   path: "/v1/uploads/{id}",
   tags: ["Uploads"],
   summary: "Receive an upload (upload URLs that point back to the API)",
-  description: "Where `url` points when the server stores files itself. The token in the URL is the credential: no API key.",
+  description:
+    "Where `url` points when the server stores files itself. The token in the URL is the credential: no API key. " +
+    "Each URL takes one PUT, before it expires, while the key that asked for it is active and no job was made from it (403 otherwise).",
   security: [],
   request: {
     params: z.object({ id: z.string() }),
@@ -54,7 +56,7 @@ const relayUpload = createRoute({
       description: "Stored",
       content: { "application/json": { schema: z.object({ object: z.literal("upload"), upload_id: z.string(), bytes: z.number().int() }) } },
     },
-    ...errorResponses(400, 403, 404, 413),
+    ...errorResponses(400, 403, 404, 413, 429),
   },
 });
 
