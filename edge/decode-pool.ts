@@ -138,6 +138,7 @@ export class DecodePool {
         void worker.terminate();
         this.started--;
       } else {
+        worker.unref();
         this.idle.push(worker);
       }
       void this.dispatch();
@@ -157,6 +158,7 @@ export class DecodePool {
       finish(true);
       task.reject(error);
     });
+    worker.ref(); // a decode in flight keeps the process alive; an idle thread does not
     worker.postMessage({ id: task.id, bytes: task.bytes, limits: task.limits });
   }
 }
