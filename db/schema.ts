@@ -405,3 +405,31 @@ export const browserTokenGrants = pgTable(
 
 export type BrowserToken = typeof browserTokens.$inferSelect;
 export type NewBrowserToken = typeof browserTokens.$inferInsert;
+
+// Direct uploads (POST /v1/uploads): each URL takes one PUT, for one key, until it expires, and makes one job.
+// Rows of uploads never used are swept with their blobs once expired.
+export const uploads = pgTable(
+  "uploads",
+  {
+    // "up_…", as the API shows it.
+    id: text("id").primaryKey(),
+    apiKeyId: uuid("api_key_id")
+      .notNull()
+      .references(() => apiKeys.id, { onDelete: "cascade" }),
+    blobKey: text("blob_key").notNull(),
+    maxBytes: bigint("max_bytes", { mode: "number" }).notNull(),
+    expiresAt: timestamptz("expires_at").notNull(),
+    // Set when a PUT is let in (cleared again if it fails): a second PUT finds it set and is refused.
+    receivedAt: timestamptz("received_at"),
+    receivedBytes: bigint("received_bytes", { mode: "number" }),
+    // Set in the transaction that inserts the job made from it.
+    jobId: text("job_id").references(() => jobs.id, { onDelete: "set null" }),
+    usedAt: timestamptz("used_at"),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+  },
+  (t) => [
+    index("uploads_unused_expires_idx").on(t.expiresAt).where(sql`${t.usedAt} is null`),
+    check("uploads_max_bytes_positive", sql`${t.maxBytes} > 0`),
+  ],
+);
+export type Upload = typeof uploads.$inferSelect;

@@ -40,6 +40,8 @@ export function createApp(deps: EdgeDeps): OpenAPIHono<AppEnv> {
   app.use("*", async (c, next) => {
     c.set("deps", deps);
     c.set("requestId", c.req.header("x-request-id") ?? crypto.randomUUID());
+    // Before next() as well: on @hono/node-server a header set after the handler built its response is lost.
+    c.header("X-Request-Id", c.get("requestId"));
     await next();
     c.header("X-Request-Id", c.get("requestId"));
   });
@@ -50,6 +52,11 @@ export function createApp(deps: EdgeDeps): OpenAPIHono<AppEnv> {
   // Ahead of the /v1 middleware, which it must skip: an upload URL's token is its credential, and it caps the body itself.
   uploadRelayRoutes(app);
 
+  // Admin routes take the admin token; everything else in /v1 an API key, rate-limited per key. Both come before
+  // the body limits: bodyLimit reads a chunked body whole, and nobody's body is read before they are known.
+  app.use("/v1/*", (c, next) => (c.req.path.startsWith("/v1/admin/") ? requireAdmin(c, next) : requireApiKey(c, next)));
+  app.use("/v1/*", (c, next) => (c.req.path.startsWith("/v1/admin/") ? next() : rateLimit(c, next)));
+  app.use("/v1/*", (c, next) => (c.req.path.startsWith("/v1/admin/") ? next() : browserAccess(c, next)));
   app.use(
     "/v1/*",
     bodyLimit({
@@ -67,10 +74,20 @@ export function createApp(deps: EdgeDeps): OpenAPIHono<AppEnv> {
     },
   });
   app.use("/v1/*", (c, next) => (JSON_MEDIA_TYPE.test(c.req.header("content-type") ?? "") ? jsonBodyLimit(c, next) : next()));
-  // Admin routes take the admin token; everything else in /v1 an API key, rate-limited per key.
-  app.use("/v1/*", (c, next) => (c.req.path.startsWith("/v1/admin/") ? requireAdmin(c, next) : requireApiKey(c, next)));
-  app.use("/v1/*", (c, next) => (c.req.path.startsWith("/v1/admin/") ? next() : rateLimit(c, next)));
-  app.use("/v1/*", (c, next) => (c.req.path.startsWith("/v1/admin/") ? next() : browserAccess(c, next)));
+  // Where the platform's multipart parser would block the event loop on a large body, parse it while it streams:
+  // Hono's form validator takes the FormData it finds in bodyCache.
+  if (deps.parseMultipart) {
+    const parseMultipart = deps.parseMultipart;
+    app.use("/v1/*", async (c, next) => {
+      if (c.req.method === "POST" && /^\s*multipart\/form-data\s*;/i.test(c.req.header("content-type") ?? "")) {
+        const parsed = parseMultipart(c.req.raw);
+        parsed.catch(() => undefined); // a route that never reads the form must not leave an unhandled rejection
+        // Hono keeps body promises in bodyCache (its own reads store `raw.formData()`), typed as the value.
+        c.req.bodyCache.formData = parsed as unknown as FormData;
+      }
+      await next();
+    });
+  }
 
   docsRoutes(app, deps.docsAssets);
   healthRoutes(app);

@@ -33,6 +33,8 @@ export interface EdgeDeps {
   logger: Logger;
   /** Bearer token for /v1/admin routes; admin routes answer 404 when unset. */
   adminToken?: string;
+  /** Parses multipart bodies as they stream in (Node); the platform's parser, on the whole body, when unset. */
+  parseMultipart?: (request: Request) => Promise<FormData>;
   /** Uploads straight to storage (POST /v1/uploads) for files above the request size; those routes 404 when unset. */
   uploads?: DirectUploads;
   /** Swagger UI served by this server (Node: from node_modules), so /docs works without internet. */

@@ -3,6 +3,7 @@ import { isEntryPoint } from "../shared/entry-point.js";
 import type { AddressInfo } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
 import { createDatabase, type Database } from "../db/client.js";
+import { createGuardedFetch } from "../shared/adapters/guarded-fetch.js";
 import { blobStoreFromEnv, queueFromEnv } from "../shared/adapters/from-env.js";
 import type { BlobStore } from "../shared/blob-store.js";
 import type { ServiceConfig } from "../shared/config.js";
@@ -12,6 +13,7 @@ import type { ResolveHost } from "../shared/network-guard.js";
 import type { JobQueue } from "../shared/queue.js";
 import { createApp } from "./app.js";
 import { nodeDocsAssets } from "./docs-assets.js";
+import { streamingFormData } from "./multipart-stream.js";
 import { nodeAudioProbe } from "./node-probe.js";
 import { relayDirectUploads } from "./upload/direct-uploads.js";
 import { attachNodeObservability, type NodeObservability } from "./observability/node-observability.js";
@@ -64,6 +66,9 @@ export async function startEdgeServer(options: StartEdgeOptions): Promise<EdgeSe
       publicBaseUrl: process.env.PUBLIC_BASE_URL,
     }),
     resolveHost: resolveWithDns,
+    parseMultipart: streamingFormData,
+    // audio_url downloads connect only to the address the SSRF guard checked (no second DNS answer).
+    fetch: createGuardedFetch(options.config.network.allowPrivateTargets),
     logger,
     adminToken: options.adminToken,
     docsAssets: nodeDocsAssets,

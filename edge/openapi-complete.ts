@@ -24,6 +24,7 @@ export interface OpenApiDocument {
 export const TAGS: { name: string; description: string }[] = [
   { name: "Transcriptions", description: "Create a job from a file or a URL, poll it (`Retry-After` says how often), download the transcript." },
   { name: "Uploads", description: "Files larger than one request may be: get an upload URL, `PUT` the file, create the job from its `upload_id`." },
+  { name: "Browser tokens", description: "Short-lived tokens a web page uses instead of the API key (minted by your backend with `POST /v1/tokens`)." },
   { name: "Webhooks", description: "Signed `transcription.completed` / `transcription.failed` events (Standard Webhooks), their attempts and redelivery." },
   { name: "Billing", description: "Billed audio seconds per day." },
   { name: "OpenAI-compatible", description: "`POST /v1/audio/transcriptions` for the OpenAI SDKs: waits for the job and answers in OpenAI's shapes." },
@@ -74,6 +75,9 @@ const BODY_EXAMPLES: Record<string, Record<string, Json>> = {
   "post /v1/transcriptions": {
     "multipart/form-data": { language: "en", prompt: "Names: Kenobi, Skywalker", webhook_url: "https://example.com/hooks/asr" },
     "application/json": { audio_url: "https://example.com/meeting.mp3", language: "en", webhook_url: "https://example.com/hooks/asr" },
+  },
+  "post /v1/tokens": {
+    "application/json": { expires_in: 600, origin: "https://app.example.com" },
   },
   "post /v1/audio/transcriptions": {
     "multipart/form-data": { model: "qwen3-asr", language: "en", response_format: "verbose_json", "timestamp_granularities[]": "word" },

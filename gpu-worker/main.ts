@@ -1,4 +1,5 @@
 import { createDatabase, type Database } from "../db/client.js";
+import { createGuardedFetch } from "../shared/adapters/guarded-fetch.js";
 import { isEntryPoint } from "../shared/entry-point.js";
 import { blobStoreFromEnv, queueFromEnv } from "../shared/adapters/from-env.js";
 import type { BlobStore } from "../shared/blob-store.js";
@@ -82,7 +83,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     onMemoryAdjustments: observability.onAdjustments(),
   });
   const resolveHost = async (host: string) => (await lookup(host, { all: true })).map((a) => a.address);
-  const dispatcher = new WebhookDispatcher({ db: options.database.db, config, logger, fetch: observability.webhookFetch(options.fetch), resolveHost });
+  const dispatcher = new WebhookDispatcher({ db: options.database.db, config, logger, fetch: observability.webhookFetch(options.fetch ?? createGuardedFetch(config.network.allowPrivateTargets)), resolveHost });
   const maintenance = new Maintenance(options.database.db, options.queue, config, logger);
   service.start();
   dispatcher.start();

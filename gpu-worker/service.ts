@@ -212,6 +212,12 @@ export class WorkerService {
         await this.fail(job.id, lease, "audio_missing", "the uploaded audio is no longer in storage");
         return;
       }
+      // The file was checked (and its seconds reserved against the quota) when the job was made: one replaced
+      // since (a second PUT to a bucket's upload URL) is not what was accepted, and is neither run nor billed.
+      if (bytes.length !== job.audioBytes) {
+        await this.fail(job.id, lease, "audio_changed", `the stored audio is ${bytes.length} bytes, not the ${job.audioBytes} bytes checked when the job was created`);
+        return;
+      }
       const decoded = await decodeJobAudio(bytes, config.limits);
       let forcedLanguage: string | undefined;
       if (job.language) {

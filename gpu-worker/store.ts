@@ -40,7 +40,13 @@ export async function setChunkPlan(db: Db, jobId: string, total: number, done: n
 
 /** A finished chunk; kept even if the job is retried, so a redelivery only does the chunks still missing. */
 export async function saveChunk(db: Db, chunk: typeof jobChunks.$inferInsert): Promise<void> {
-  await db.insert(jobChunks).values(chunk).onConflictDoNothing();
+  // Under the job's row lock, and only while it is processing: a chunk finished after DELETE (which takes the
+  // same lock) must not bring back text the caller deleted.
+  await db.transaction(async (tx) => {
+    const [job] = await tx.select({ status: jobs.status }).from(jobs).where(eq(jobs.id, chunk.jobId)).for("share");
+    if (job?.status !== "processing") return;
+    await tx.insert(jobChunks).values(chunk).onConflictDoNothing();
+  });
 }
 
 export async function saveProgress(db: Db, jobId: string, chunksDone: number, progress: number): Promise<Job["status"] | null> {

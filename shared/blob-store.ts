@@ -17,3 +17,8 @@ export function assertSafeBlobKey(key: string): void {
     throw new Error(`unsafe blob key ${JSON.stringify(key)}`);
   }
 }
+
+/** `putStream` was given a body longer or shorter than the length it declared: the sender's mistake. */
+export class BodyLengthMismatch extends Error {
+  override name = "BodyLengthMismatch";
+}

@@ -13,6 +13,15 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   );
 }
 
+/** SQLSTATE class 22 (data exception) on a value from the request; anywhere in the error's cause chain. */
+function isInvalidValueForDatabase(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === "string" && /^22[0-9A-Z]{3}$/.test(code)) return true;
+  }
+  return false;
+}
+
 /** Every failure leaves as `{ "error": { "code", "message" } }` with its status; nothing internal leaks. */
 export function toErrorResponse(error: unknown, c: Context<AppEnv>): Response {
   let apiError: ApiError;
@@ -22,6 +31,9 @@ export function toErrorResponse(error: unknown, c: Context<AppEnv>): Response {
     const code =
       error.status === 413 ? "payload_too_large" : error.status === 415 ? "unsupported_media_type" : error.status === 401 ? "unauthorized" : "invalid_request";
     apiError = new ApiError(code, error.message || "malformed request");
+  } else if (isInvalidValueForDatabase(error)) {
+    // Postgres refused a value the caller sent (a NUL byte, an out-of-range date or number): the caller's mistake.
+    apiError = new ApiError("invalid_request", "a parameter holds a value out of range or with characters the API does not accept");
   } else if (isDatabaseUnavailable(error) || (error as { cause?: unknown })?.cause && isDatabaseUnavailable((error as { cause: unknown }).cause)) {
     apiError = new ApiError("service_unavailable", "the service is temporarily unavailable; retry shortly", { "Retry-After": "5" });
   } else {

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, desc, eq, gte, inArray } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, isNotNull } from "drizzle-orm";
 import { jobs, type Job } from "../../db/schema.js";
 import { ApiError } from "../../shared/api-error.js";
 import { AUDIO_ERROR_CODES } from "../../shared/audio-sniff.js";
@@ -70,7 +70,9 @@ async function findRecentDuplicate(deps: EdgeDeps, apiKeyId: string, requestHash
   const [job] = await deps.db
     .select()
     .from(jobs)
-    .where(and(eq(jobs.apiKeyId, apiKeyId), eq(jobs.requestHash, requestHash), gte(jobs.createdAt, since), inArray(jobs.status, ["queued", "processing", "completed"])))
+    .where(and(eq(jobs.apiKeyId, apiKeyId), eq(jobs.requestHash, requestHash), gte(jobs.createdAt, since), inArray(jobs.status, ["queued", "processing", "completed"]),
+      // A deleted job (its audio and text are gone) is no answer to a retry: the upload makes a new job.
+      isNotNull(jobs.audioKey)))
     .orderBy(desc(jobs.createdAt))
     .limit(1);
   return job ?? null;

@@ -11,12 +11,12 @@ import { jobResource } from "../resources.js";
 import { RECOMMENDED_POLL_SECONDS, TRANSCRIPT_MEDIA_TYPES, transcriptUnavailable } from "../transcript-delivery.js";
 import { ErrorSchema, errorResponses, JobListSchema, JobSchema, TranscriptJsonSchema } from "../schemas.js";
 import { cancelAndForget, decodeCursor, encodeCursor, findJob, insertJobWithOutbox, listJobs, markOutboxSent, newJobId } from "../store/jobs.js";
-import { openStoredUpload, uploadAlreadyUsed } from "../upload/direct-uploads.js";
+import { openStoredUpload, uploadAlreadyUsed, useStoredUpload } from "../upload/direct-uploads.js";
 import { fetchAudioUrl } from "../upload/fetch-audio-url.js";
 import { targetRefusalMessage } from "../upload/target-refusal.js";
 import { validateAudio } from "../upload/validate.js";
 import { hashCreateRequest, withIdempotency } from "../idempotency.js";
-import { checkQuota } from "../quota.js";
+import { checkQuota, reserveQuota } from "../quota.js";
 import { checkBrowserTokenCreate } from "../browser-token-scope.js";
 import { browserTokenOwns, grantToBrowserToken } from "../store/browser-tokens.js";
 
@@ -249,6 +249,9 @@ export async function createJob(deps: EdgeDeps, apiKey: ApiKey, input: CreateInp
       prompt: input.prompt,
       webhookUrl: input.webhookUrl,
       requestHash,
+    }, {
+      before: reserveQuota(deps, apiKey, probed.durationSeconds),
+      after: stored && input.uploadId !== undefined ? useStoredUpload(deps, apiKey, input.uploadId, id) : undefined,
     });
   } catch (error) {
     // A stored upload stays: a concurrent request with the same upload_id may have just made it its job.

@@ -1,11 +1,16 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/api-error.js";
-import type { BlobStore } from "../../shared/blob-store.js";
+import { BodyLengthMismatch, type BlobStore } from "../../shared/blob-store.js";
 import type { AppEnv } from "../env.js";
 import { errorResponses } from "../schemas.js";
 import { newUploadId, uploadBlobKey, type DirectUploads } from "../upload/direct-uploads.js";
 import { EdgeRelayUploads } from "../upload/presign.js";
 import { grantToBrowserToken } from "../store/browser-tokens.js";
+import { eq } from "drizzle-orm";
+import { apiKeys } from "../../db/schema.js";
+import type { EdgeDeps } from "../deps.js";
+import { countRequest } from "../store/limits.js";
+import { claimUploadPut, markUploadReceived, recordUpload, releaseUploadPut, sweepUnusedUploads, type PutRefusal } from "../store/uploads.js";
 
 const UploadSchema = z
   .object({
@@ -38,7 +43,9 @@ const relayUpload = createRoute({
   path: "/v1/uploads/{id}",
   tags: ["Uploads"],
   summary: "Receive an upload (upload URLs that point back to the API)",
-  description: "Where `url` points when the server stores files itself. The token in the URL is the credential: no API key.",
+  description:
+    "Where `url` points when the server stores files itself. The token in the URL is the credential: no API key. " +
+    "Each URL takes one PUT, before it expires, while the key that asked for it is active and no job was made from it (403 otherwise).",
   security: [],
   request: {
     params: z.object({ id: z.string() }),
@@ -50,7 +57,7 @@ const relayUpload = createRoute({
       description: "Stored",
       content: { "application/json": { schema: z.object({ object: z.literal("upload"), upload_id: z.string(), bytes: z.number().int() }) } },
     },
-    ...errorResponses(400, 403, 404, 413),
+    ...errorResponses(400, 403, 404, 413, 429),
   },
 });
 
@@ -72,6 +79,9 @@ export function uploadRoutes(app: OpenAPIHono<AppEnv>): void {
       expiresAt: new Date(now.getTime() + uploads.urlTtlSeconds * 1000),
       maxBytes: uploads.maxBytes,
     };
+    await recordUpload(deps.db, { id: uploadId, apiKeyId: c.get("apiKey").id, blobKey: target.key, maxBytes: target.maxBytes, expiresAt: target.expiresAt });
+    // Uploads never made into a job are removed here, a few at a time (Workers have no timers to do it).
+    await sweepUnusedUploads(deps.db, (key) => deps.blobs.delete(key), now).catch((error: unknown) => deps.logger.warn("upload sweep failed", { error }));
     const url = await uploads.signer.signPut(target, new URL(c.req.url).origin);
     // A browser token may make a job only from uploads it asked for itself.
     const browserToken = c.get("browserToken");
@@ -100,13 +110,51 @@ export function uploadRelayRoutes(app: OpenAPIHono<AppEnv>): void {
     const length = Number(declared);
     if (length > target.maxBytes) throw new ApiError("file_too_large", `the upload is ${length} bytes; at most ${target.maxBytes} are accepted`);
     const contentType = c.req.header("content-type") ?? "application/octet-stream";
-    await storeBody(deps.blobs, target.key, c.req.raw.body, length, contentType);
+    const now = deps.now?.() ?? new Date();
+    // One PUT per URL, while the upload is unused and its key active: checked and marked in one statement.
+    const claim = await claimUploadPut(deps.db, target.uploadId, target.key, now);
+    if ("refused" in claim) throw new ApiError("forbidden", PUT_REFUSALS[claim.refused]);
+    try {
+      await countUploadPut(deps, claim.upload.apiKeyId, now);
+      await storeBody(deps.blobs, target.key, c.req.raw.body, length, contentType);
+      await markUploadReceived(deps.db, target.uploadId, length);
+    } catch (error) {
+      await deps.blobs.delete(target.key).catch(() => undefined);
+      await releaseUploadPut(deps.db, target.uploadId);
+      throw error;
+    }
     return c.json({ object: "upload" as const, upload_id: target.uploadId, bytes: length }, 200);
   });
 }
 
+const PUT_REFUSALS: Record<PutRefusal, string> = {
+  unknown: "no such upload; ask POST /v1/uploads for a URL",
+  expired: "the upload URL has expired; ask POST /v1/uploads for a new one",
+  already_received: "this upload URL already received its file; upload URLs take one PUT",
+  already_used: "this upload already made a job; upload URLs are single-use",
+  key_revoked: "the API key that asked for this upload URL has been revoked",
+};
+
+/** PUTs count against the key's requests per minute, like its other calls. */
+async function countUploadPut(deps: EdgeDeps, apiKeyId: string, now: Date): Promise<void> {
+  const [key] = await deps.db.select({ limit: apiKeys.rateLimitPerMinute }).from(apiKeys).where(eq(apiKeys.id, apiKeyId));
+  const limit = key?.limit ?? deps.config.rateLimits.requestsPerMinute;
+  const windowStart = new Date(Math.floor(now.getTime() / 60_000) * 60_000);
+  if ((await countRequest(deps.db, apiKeyId, windowStart)) > limit) {
+    const retryAfter = String(Math.max(1, Math.ceil((windowStart.getTime() + 60_000 - now.getTime()) / 1000)));
+    throw new ApiError("rate_limited", `rate limit of ${limit} requests per minute exceeded`, { "Retry-After": retryAfter });
+  }
+}
+
 async function storeBody(blobs: BlobStore, key: string, body: ReadableStream<Uint8Array> | null, length: number, contentType: string): Promise<void> {
-  if (body && blobs.putStream) return blobs.putStream(key, body, length, contentType);
+  if (body && blobs.putStream) {
+    try {
+      return await blobs.putStream(key, body, length, contentType);
+    } catch (error) {
+      if (error instanceof BodyLengthMismatch) throw new ApiError("invalid_request", error.message);
+      throw error;
+    }
+  }
   await blobs.put(key, await readExactly(body, length), contentType);
 }
 

@@ -3,6 +3,7 @@ import { ApiError } from "../../shared/api-error.js";
 import type { AppEnv } from "../env.js";
 import { errorResponses } from "../schemas.js";
 import { usageByDay } from "../store/usage.js";
+import { parseInstant } from "../params.js";
 
 const DayUsage = z.object({ date: z.string(), jobs: z.number().int(), billable_seconds: z.number().int(), audio_seconds: z.number() });
 
@@ -31,10 +32,10 @@ const getUsage = createRoute({
   },
 });
 
-function parseInstant(value: string | undefined, fallback: Date, name: string): Date {
+function instantParam(value: string | undefined, fallback: Date, name: string): Date {
   if (value === undefined) return fallback;
-  const at = new Date(value);
-  if (Number.isNaN(at.getTime())) throw new ApiError("invalid_request", `${name} must be an ISO date or time`);
+  const at = parseInstant(value);
+  if (!at) throw new ApiError("invalid_request", `${name} must be an ISO 8601 date or time between 1970 and 9999`);
   return at;
 }
 
@@ -43,8 +44,8 @@ export function usageRoutes(app: OpenAPIHono<AppEnv>): void {
     const deps = c.get("deps");
     const now = deps.now?.() ?? new Date();
     const query = c.req.valid("query");
-    const to = parseInstant(query.to, now, "to");
-    const from = parseInstant(query.from, new Date(to.getTime() - 30 * 86400_000), "from");
+    const to = instantParam(query.to, now, "to");
+    const from = instantParam(query.from, new Date(to.getTime() - 30 * 86400_000), "from");
     if (from >= to) throw new ApiError("invalid_request", "from must be before to");
     const days = await usageByDay(deps.db, c.get("apiKey").id, from, to);
     const total = days.reduce(

@@ -1,7 +1,8 @@
 import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
-import type { Db } from "../../db/client.js";
-import { jobs, outbox, transcripts, type Job, type NewJob, type Transcript } from "../../db/schema.js";
+import type { Db, Tx } from "../../db/client.js";
+import { jobChunks, jobs, outbox, transcripts, type Job, type NewJob, type Transcript } from "../../db/schema.js";
 import { jobMessage } from "../../shared/queue.js";
+import { isJobId, parseInstant } from "../params.js";
 
 const ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz";
 
@@ -12,9 +13,16 @@ export function newJobId(): string {
 }
 
 /** The job and its queue message in one transaction (transactional outbox): a crash can lose neither. */
-export async function insertJobWithOutbox(db: Db, job: NewJob & { id: string }): Promise<{ job: Job; outboxId: number }> {
+export async function insertJobWithOutbox(
+  db: Db,
+  job: NewJob & { id: string },
+  /** In the same transaction, before and after the insert: either refuses the job by throwing (quota, upload use). */
+  checks: { before?: (tx: Tx) => Promise<void>; after?: (tx: Tx) => Promise<void> } = {},
+): Promise<{ job: Job; outboxId: number }> {
   return db.transaction(async (tx) => {
+    await checks.before?.(tx);
     const [row] = await tx.insert(jobs).values(job).returning();
+    await checks.after?.(tx);
     const [message] = await tx.insert(outbox).values({ jobId: job.id, payload: jobMessage(job.id) }).returning({ id: outbox.id });
     return { job: row, outboxId: message.id };
   });
@@ -30,6 +38,7 @@ export interface JobWithTranscript {
 }
 
 export async function findJob(db: Db, apiKeyId: string, jobId: string): Promise<JobWithTranscript | null> {
+  if (!isJobId(jobId)) return null; // a malformed id (a NUL byte, 10 kB of text) names no job: 404, not a database error
   const rows = await db
     .select({ job: jobs, transcript: transcripts })
     .from(jobs)
@@ -49,9 +58,9 @@ export function decodeCursor(cursor: string): { createdAt: Date; id: string } | 
     const text = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
     const bar = text.indexOf("|");
     if (bar < 0) return null;
-    const createdAt = new Date(text.slice(0, bar));
+    const createdAt = parseInstant(text.slice(0, bar));
     const id = text.slice(bar + 1);
-    return Number.isNaN(createdAt.getTime()) || !id ? null : { createdAt, id };
+    return createdAt && isJobId(id) ? { createdAt, id } : null;
   } catch {
     return null;
   }
@@ -75,6 +84,7 @@ export async function listJobs(db: Db, apiKeyId: string, limit: number, after: {
  * job was billed). Returns the audio key to delete from blob storage, or null.
  */
 export async function cancelAndForget(db: Db, apiKeyId: string, jobId: string): Promise<{ job: Job; audioKey: string | null } | null> {
+  if (!isJobId(jobId)) return null;
   return db.transaction(async (tx) => {
     const [current] = await tx
       .select()
@@ -83,7 +93,9 @@ export async function cancelAndForget(db: Db, apiKeyId: string, jobId: string): 
       .for("update");
     if (!current) return null;
     const unfinished = current.status === "queued" || current.status === "processing";
+    // Every copy of the text goes: the transcript and the per-chunk results long audio is stitched from.
     await tx.delete(transcripts).where(eq(transcripts.jobId, jobId));
+    await tx.delete(jobChunks).where(eq(jobChunks.jobId, jobId));
     const [job] = await tx
       .update(jobs)
       .set({

@@ -1,5 +1,5 @@
 import { and, eq, gte, inArray, lt, sql } from "drizzle-orm";
-import type { Db } from "../../db/client.js";
+import type { Db, Tx } from "../../db/client.js";
 import { jobs, rateLimitWindows, usageRecords } from "../../db/schema.js";
 
 /** Which budget a request counts against: reads (GET, HEAD) or everything else. */
@@ -27,7 +27,7 @@ export async function purgeOldWindows(db: Db, before: Date): Promise<void> {
  * Audio seconds that count against this month's quota: what was billed since the month began, plus the
  * duration of jobs still queued or processing (they will be billed), so parallel uploads cannot overrun it.
  */
-export async function monthlyAudioSeconds(db: Db, apiKeyId: string, monthStart: Date): Promise<number> {
+export async function monthlyAudioSeconds(db: Db | Tx, apiKeyId: string, monthStart: Date): Promise<number> {
   const [billed] = await db
     .select({ s: sql<number>`coalesce(sum(${usageRecords.billableSeconds}), 0)::float8` })
     .from(usageRecords)
@@ -37,4 +37,12 @@ export async function monthlyAudioSeconds(db: Db, apiKeyId: string, monthStart: 
     .from(jobs)
     .where(and(eq(jobs.apiKeyId, apiKeyId), inArray(jobs.status, ["queued", "processing"])));
   return Number(billed.s) + Number(pending.s);
+}
+
+/**
+ * Serialises quota reservations of one key until the transaction ends (a transaction-scoped advisory lock):
+ * a second job's check waits for the first job's insert, so parallel requests cannot all pass one check.
+ */
+export async function lockKeyQuota(tx: Tx, apiKeyId: string): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${"quota:" + apiKeyId}, 0))`);
 }

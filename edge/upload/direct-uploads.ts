@@ -2,7 +2,9 @@ import type { ApiKey } from "../../db/schema.js";
 import { ApiError } from "../../shared/api-error.js";
 import type { BlobStore } from "../../shared/blob-store.js";
 import type { AudioProbe, EdgeDeps, ProbedAudio } from "../deps.js";
+import type { Tx } from "../../db/client.js";
 import { findJob, newJobId } from "../store/jobs.js";
+import { useUpload } from "../store/uploads.js";
 import { EdgeRelayUploads, type UploadSigner } from "./presign.js";
 import { validateAudio } from "./validate.js";
 
@@ -95,6 +97,14 @@ export async function openStoredUpload(deps: EdgeDeps, apiKey: ApiKey, uploadId:
   }
   const probed = await validateAudio(stored.head, () => stored.probe(), { ...deps.config.limits, maxUploadBytes: uploads.maxBytes });
   return { jobId, audioKey, audioBytes: stored.size, probed };
+}
+
+/** In the job's insert transaction: marks the upload used by the job, or refuses the job (unknown, used, not PUT). */
+export function useStoredUpload(deps: EdgeDeps, apiKey: ApiKey, uploadId: string, jobId: string): (tx: Tx) => Promise<void> {
+  return async (tx) => {
+    const relay = deps.uploads?.signer.kind === "relay";
+    if (!(await useUpload(tx, uploadId, apiKey.id, jobId, deps.now?.() ?? new Date(), relay))) throw noSuchUpload();
+  };
 }
 
 /** Two requests raced with one upload id and the other made the job first (jobs.id is the primary key). */

@@ -17,6 +17,7 @@ const expectedTables = [
   "outbox",
   "rate_limit_windows",
   "transcripts",
+  "uploads",
   "usage_records",
   "webhook_attempts",
   "webhook_deliveries",

@@ -221,9 +221,10 @@ describe("browser tokens", () => {
   it("is rate-limited and metered under its parent key", async () => {
     const { token } = await mint();
     const remaining = async (res: Response) => Number(res.headers.get("ratelimit-remaining"));
-    const first = await remaining(await edge.request("/v1/usage"));
+    // Writes share one budget per key (reads have their own): the key's, the token's, the key's again.
+    const first = await remaining(await edge.request("/v1/uploads", { method: "POST" }));
     const viaToken = await remaining(await edge.request("/v1/uploads", { key: token, method: "POST" }));
-    const after = await remaining(await edge.request("/v1/usage"));
+    const after = await remaining(await edge.request("/v1/uploads", { method: "POST" }));
     expect([viaToken, after]).toEqual([first - 1, first - 2]);
 
     // A quota of nothing left on the parent refuses the token's job.

@@ -2,6 +2,7 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp } from "../../edge/app.js";
+import { streamingFormData } from "../../edge/multipart-stream.js";
 import { nodeAudioProbe } from "../../edge/node-probe.js";
 import { createApiKey } from "../../edge/store/api-keys.js";
 import { FsBlobStore } from "../../shared/adapters/fs-blob-store.js";
@@ -45,6 +46,8 @@ export async function edgeHarness(kind: DatabaseKind, config: ServiceConfigInput
     probeAudio: nodeAudioProbe(parsed.limits),
     logger: silentLogger,
     resolveHost: async () => ["93.184.216.34"],
+    // As the Node edge parses multipart bodies (edge/node.ts).
+    parseMultipart: streamingFormData,
     adminToken: extra.adminToken,
     now: extra.now,
   });
