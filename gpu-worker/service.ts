@@ -15,12 +15,19 @@ import { Batcher, type BatchReport, type ChunkOutcome, type ChunkWork } from "./
 import type { Qwen3AsrEngine } from "./engine/engine.js";
 import { MessageLeases, type Lease } from "./leases.js";
 import type { PlannerConfig } from "./scheduler/planner.js";
+import { isNoSpeech, noSpeechThresholds } from "../shared/no-speech.js";
+import { jobConfidence, segmentScores, type ScoredChunk } from "./transcript-confidence.js";
 import { claimJob, completeJob, failJob, finishedChunks, saveChunk, saveProgress, setChunkPlan } from "./store.js";
 
 interface ChunkResult {
   text: string;
   language: string;
   tokens: number;
+  avgLogprob: number | null;
+  noSpeechProb: number | null;
+  languageProb: number | null;
+  /** Judged to hold no speech (shared/no-speech.ts): its text is dropped, not written. */
+  noSpeech: boolean;
 }
 
 /** A job this worker is transcribing. */
@@ -226,7 +233,15 @@ export class WorkerService {
       };
       for (const done of await finishedChunks(db, job.id)) {
         if (done.chunkIndex < chunks.length) {
-          active.results.set(done.chunkIndex, { text: done.text, language: done.language ?? "", tokens: done.tokenCount ?? 0 });
+          active.results.set(done.chunkIndex, {
+            text: done.text,
+            language: done.language ?? "",
+            tokens: done.tokenCount ?? 0,
+            avgLogprob: done.avgLogprob,
+            noSpeechProb: done.noSpeechProb,
+            languageProb: done.languageProb,
+            noSpeech: done.text === "" && done.noSpeechProb !== null,
+          });
         }
       }
       await setChunkPlan(db, job.id, chunks.length, active.results.size, this.progressOf(active));
@@ -311,7 +326,18 @@ export class WorkerService {
         continue;
       }
       const chunk = active.chunks[outcome.work.chunkIndex];
-      const result = { text: outcome.result.text, language: outcome.result.language, tokens: outcome.result.tokens.generated };
+      const r = outcome.result;
+      // Text the model wrote without hearing speech (noise, music) is invented: drop it, keep the scores.
+      const noSpeech = isNoSpeech(r, noSpeechThresholds(this.deps.engine.config));
+      const result: ChunkResult = {
+        text: noSpeech ? "" : r.text,
+        language: noSpeech ? "" : r.language,
+        tokens: r.tokens.generated,
+        avgLogprob: r.avgLogprob,
+        noSpeechProb: r.noSpeechProb,
+        languageProb: r.languageProb,
+        noSpeech,
+      };
       try {
         await saveChunk(db, {
           jobId: active.job.id,
@@ -321,6 +347,9 @@ export class WorkerService {
           text: result.text,
           language: result.language || null,
           tokenCount: result.tokens,
+          avgLogprob: result.avgLogprob,
+          noSpeechProb: result.noSpeechProb,
+          languageProb: result.languageProb,
         });
         active.results.set(chunk.index, result);
         const now = Date.now();
@@ -351,10 +380,14 @@ export class WorkerService {
     const ordered = active.chunks.map((c) => ({ chunk: c, result: active.results.get(c.index) as ChunkResult }));
     const merged = mergeChunkTranscripts(ordered.map(({ chunk, result }) => ({ startSeconds: chunk.startSeconds, endSeconds: chunk.endSeconds, text: result.text })));
     const language = active.forcedLanguage ?? majority(ordered.map((o) => o.result.language).filter(Boolean));
+    const scored: ScoredChunk[] = ordered.map(({ chunk, result }) => ({ ...chunk, ...result }));
+    const confidence = jobConfidence(scored, language || null, active.forcedLanguage !== undefined);
     const job = await completeJob(db, active.job.id, {
       text: merged.text,
-      segments: merged.segments.map((s, id) => ({ id, start: round3(s.start), end: round3(s.end), text: s.text })),
+      segments: merged.segments.map((s, id) => ({ id, start: round3(s.start), end: round3(s.end), text: s.text, ...segmentScores(s, scored) })),
       language: language || null,
+      avgLogprob: confidence.avgLogprob,
+      languageProbability: confidence.languageProbability,
       durationSeconds: active.durationSeconds,
       billableSeconds: billableSeconds(active.durationSeconds, config.metering.minimumBillableSeconds),
     });

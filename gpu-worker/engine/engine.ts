@@ -2,6 +2,7 @@ import * as ort from "onnxruntime-node";
 import { audioTokenCount, type ModelConfig } from "../../shared/model-config.js";
 import { LogMelExtractor, normalizePeak, type LogMel } from "../audio/features.js";
 import { encodeClips } from "./audio-encoder.js";
+import { NoSpeechProbe, rowConfidence, type NoSpeechTokens } from "./confidence.js";
 import { EngineError } from "./errors.js";
 import { greedyDecode, type DecodeRow } from "./greedy-decoder.js";
 import { loadModelDirectory, type ModelDirectory } from "./model-dir.js";
@@ -30,6 +31,14 @@ export interface Transcription {
   raw: string;
   generatedIds: number[];
   stopReason: "eos" | "max_new_tokens";
+  /** log softmax of each generated id when it was chosen, parallel to `generatedIds`. */
+  tokenLogprobs: number[];
+  /** Mean log-probability of the transcript's tokens (and the end that closed it): Whisper's `avg_logprob`. */
+  avgLogprob: number;
+  /** The model's own probability that there is no speech: P("language None") or P(ending with no text). */
+  noSpeechProb: number;
+  /** Probability of the detected language's name; null when the language was forced or not written. */
+  languageProb: number | null;
   tokens: { prompt: number; audio: number; generated: number };
   timings: { featuresMs: number; encoderMs: number; prefillMs: number; decodeMs: number; totalMs: number };
 }
@@ -49,6 +58,7 @@ export class Qwen3AsrEngine {
   private readonly extractor: LogMelExtractor;
   private readonly promptCache = new Map<string, Float32Array>();
   private readonly contextCache = new Map<string, number[]>();
+  private readonly noSpeechTokens: NoSpeechTokens;
   lastBatch: BatchStats = { batchSize: 0, decodeSteps: 0, paddingWaste: 0 };
 
   private constructor(
@@ -59,6 +69,14 @@ export class Qwen3AsrEngine {
   ) {
     const c = model.config;
     this.extractor = new LogMelExtractor({ sampleRate: c.qwen3_asr.sample_rate, nFft: c.qwen3_asr.n_fft, hopLength: c.hop_length, nMels: c.features_size });
+    const none = tokenizer.encode(" None");
+    this.noSpeechTokens = {
+      languagePrefix: tokenizer.encode("language"),
+      // Only a single-token " None" can be scored at one step; a vocabulary without it has no such answer.
+      noneId: none.length === 1 ? none[0] : undefined,
+      textStartId: c.text_start_token_id,
+      eosIds: c.eos_token_ids,
+    };
   }
 
   static async load(dir: string, options: EngineOptions = {}): Promise<Qwen3AsrEngine> {
@@ -170,7 +188,7 @@ export class Qwen3AsrEngine {
       prompt.set(pre, 0);
       prompt.set(encoded[i].embeds, pre.length);
       prompt.set(suf, pre.length + encoded[i].embeds.length);
-      rows.push({ prompt, maxNewTokens });
+      rows.push({ prompt, maxNewTokens, noSpeech: new NoSpeechProbe(this.noSpeechTokens, u.language !== undefined) });
       promptCounts.push(length);
     }
 
@@ -183,10 +201,15 @@ export class Qwen3AsrEngine {
     const totalMs = performance.now() - started;
     return decoded.rows.map((row, i) => {
       const parsed = this.tokenizer.parse(row.ids, utterances[i].language);
+      const confidence = rowConfidence(row.ids, row.tokenLogprobs, this.noSpeechTokens, utterances[i].language !== undefined);
       return {
         ...parsed,
         generatedIds: row.ids,
         stopReason: row.stopReason,
+        tokenLogprobs: row.tokenLogprobs,
+        avgLogprob: confidence.avgLogprob,
+        noSpeechProb: rows[i].noSpeech?.value ?? 0,
+        languageProb: confidence.languageProb,
         tokens: { prompt: promptCounts[i], audio: encoded[i].tokens, generated: row.ids.length },
         timings: {
           featuresMs: featuresMs[i],

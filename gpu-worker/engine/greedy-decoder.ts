@@ -1,17 +1,22 @@
 import * as ort from "onnxruntime-node";
 import type { ModelConfig } from "../../shared/model-config.js";
 import { BLOCKED } from "./audio-encoder.js";
+import { tokenLogprob, type NoSpeechProbe } from "./confidence.js";
 
 /** One sequence to decode: its prompt embeddings (audio already spliced in) and its own limit. */
 export interface DecodeRow {
   /** Row-major [promptTokens, hidden]. */
   prompt: Float32Array;
   maxNewTokens: number;
+  /** Watches this row's logits for the model's own "no speech" answer (confidence.ts). */
+  noSpeech?: NoSpeechProbe;
 }
 
 export interface DecodedRow {
   ids: number[];
   stopReason: "eos" | "max_new_tokens";
+  /** log softmax of each chosen id at the step that chose it, parallel to `ids`. */
+  tokenLogprobs: number[];
   /** Wall time from the start of decoding until this row stopped (prefill included). */
   decodeMs: number;
 }
@@ -98,7 +103,7 @@ export async function greedyDecode(
 
   const promptLength = rows.map((r) => r.prompt.length / hidden);
   const S = Math.max(...promptLength);
-  const results: DecodedRow[] = rows.map(() => ({ ids: [], stopReason: "max_new_tokens", decodeMs: 0 }));
+  const results: DecodedRow[] = rows.map(() => ({ ids: [], stopReason: "max_new_tokens", tokenLogprobs: [], decodeMs: 0 }));
   let active = rows.map((_, i) => i);
   let pad = promptLength.map((n) => S - n); // leading pad slots per active row, in cache coordinates
   let realLength = [...promptLength];
@@ -151,6 +156,8 @@ export async function greedyDecode(
     next.forEach((token, i) => {
       const row = active[i];
       const result = results[row];
+      rows[row].noSpeech?.observe(logits, i * q.vocab_size, q.vocab_size, result.ids);
+      result.tokenLogprobs.push(tokenLogprob(logits, i * q.vocab_size, q.vocab_size, token));
       result.ids.push(token);
       if (eos.has(token)) result.stopReason = "eos";
       if (eos.has(token) || result.ids.length >= rows[row].maxNewTokens) {

@@ -1,0 +1,73 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { nonSpeechClips } from "../../gpu-worker/audio/non-speech.js";
+import { decodeAudio } from "../../gpu-worker/audio/decode.js";
+import { startStack, type Stack } from "../support/stack.js";
+import { pcm16Wav } from "../support/wav-writer.js";
+
+// Confidence and no-speech through the whole pipeline (real HTTP server, real worker, the shipped model).
+const MODEL = fileURLToPath(new URL("../../models/qwen3-asr-synth-en", import.meta.url));
+const speechFile = readFileSync(new URL("../fixtures/audio/speech.wav", import.meta.url));
+
+async function upload(stack: Stack, bytes: Uint8Array, fields: Record<string, string> = {}): Promise<Response> {
+  const form = new FormData();
+  form.append("file", new Blob([bytes], { type: "audio/wav" }), "audio.wav");
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  return stack.request("/v1/transcriptions", { method: "POST", body: form });
+}
+
+describe("confidence and no-speech end to end", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack("postgres", { model: { dir: MODEL } });
+  }, 120_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it("reports the model's confidence per segment and per job, in native JSON and verbose_json", async () => {
+    const created = await upload(stack, speechFile);
+    expect(created.status).toBe(202);
+    const { id } = (await created.json()) as { id: string };
+    const job = (await stack.waitFor(id)) as Record<string, unknown> & { segments: Record<string, number | string>[] };
+    expect(job).toMatchObject({ status: "completed", text: "Set a timer for five minutes.", language: "en", no_speech: false });
+
+    const [direct] = await stack.worker.engine.transcribe([{ pcm: (await decodeAudio(new Uint8Array(speechFile))).pcm }]);
+    expect(job.segments).toHaveLength(1);
+    expect(job.segments[0].avg_logprob).toBeCloseTo(direct.avgLogprob, 3);
+    expect(job.segments[0].no_speech_prob).toBeCloseTo(direct.noSpeechProb, 3);
+    expect(job.confidence).toBeCloseTo(Math.exp(direct.avgLogprob), 3);
+    expect(job.confidence as number).toBeGreaterThan(0.9);
+    expect(job.language_probability).toBeCloseTo(direct.languageProb as number, 3);
+
+    const verbose = (await (await stack.request(`/v1/transcriptions/${id}/transcript?format=json`)).json()) as {
+      segments: { avg_logprob: number; no_speech_prob: number }[];
+    };
+    expect(verbose.segments[0].avg_logprob).toBeCloseTo(direct.avgLogprob, 3);
+    expect(verbose.segments[0].avg_logprob).not.toBe(0);
+    expect(verbose.segments[0].no_speech_prob).toBeCloseTo(direct.noSpeechProb, 3);
+
+    // OpenAI's endpoint, as the SDK would call it.
+    const form = new FormData();
+    form.append("file", new Blob([speechFile], { type: "audio/wav" }), "speech.wav");
+    form.append("model", "qwen3-asr");
+    form.append("response_format", "verbose_json");
+    const openai = (await (await stack.request("/v1/audio/transcriptions", { method: "POST", body: form })).json()) as typeof verbose;
+    expect(openai.segments[0].avg_logprob).toBeCloseTo(direct.avgLogprob, 3);
+    expect(openai.segments[0].no_speech_prob).toBeCloseTo(direct.noSpeechProb, 3);
+  });
+
+  it("completes non-speech the model would put words to with an empty text and no_speech", async () => {
+    // Music-like chords: loud enough for the energy detector, so the model is asked, and it invents a sentence.
+    const chords = nonSpeechClips(16000, 2).find((c) => c.name === "chords#0");
+    if (!chords) throw new Error("no chords clip");
+    const [invented] = await stack.worker.engine.transcribe([{ pcm: chords.pcm }]);
+    expect(invented.text).not.toBe("");
+
+    const created = await upload(stack, pcm16Wav(chords.pcm, 16000));
+    const { id } = (await created.json()) as { id: string };
+    const job = await stack.waitFor(id);
+    expect(job).toMatchObject({ status: "completed", text: "", segments: [], no_speech: true, confidence: null });
+  });
+});
