@@ -30,6 +30,8 @@ export interface EdgeDeps {
   logger: Logger;
   /** Bearer token for /v1/admin routes; admin routes answer 404 when unset. */
   adminToken?: string;
+  /** ISO codes of the languages the model knows; `config.model.languages` (or all of Qwen3-ASR's) when unset. */
+  supportedLanguages?: readonly string[];
   /** Uploads straight to storage (POST /v1/uploads) for files above the request size; those routes 404 when unset. */
   uploads?: DirectUploads;
 }

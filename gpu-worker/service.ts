@@ -214,8 +214,10 @@ export class WorkerService {
       let forcedLanguage: string | undefined;
       if (job.language) {
         forcedLanguage = languageName(job.language) ?? undefined;
-        if (!forcedLanguage || !(forcedLanguage in engine.config.language_suffix_ids)) {
-          await this.fail(job.id, lease, "unsupported_language", `the model cannot be forced to language ${job.language}`);
+        const supported = engine.config.qwen3_asr.supported_languages;
+        if (!forcedLanguage || !(forcedLanguage in engine.config.language_suffix_ids) || (supported.length > 0 && !supported.includes(forcedLanguage))) {
+          const list = supported.length > 0 ? `; supported: ${supported.join(", ")}` : "";
+          await this.fail(job.id, lease, "unsupported_language", `the model does not support language ${job.language}${list}`);
           return;
         }
       }

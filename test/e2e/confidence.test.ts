@@ -10,7 +10,7 @@ import { pcm16Wav } from "../support/wav-writer.js";
 const MODEL = fileURLToPath(new URL("../../models/qwen3-asr-synth-en", import.meta.url));
 const speechFile = readFileSync(new URL("../fixtures/audio/speech.wav", import.meta.url));
 
-async function upload(stack: Stack, bytes: Uint8Array, fields: Record<string, string> = {}): Promise<Response> {
+async function upload(stack: Stack, bytes: Uint8Array<ArrayBuffer>, fields: Record<string, string> = {}): Promise<Response> {
   const form = new FormData();
   form.append("file", new Blob([bytes], { type: "audio/wav" }), "audio.wav");
   for (const [k, v] of Object.entries(fields)) form.append(k, v);
@@ -69,5 +69,27 @@ describe("confidence and no-speech end to end", () => {
     const { id } = (await created.json()) as { id: string };
     const job = await stack.waitFor(id);
     expect(job).toMatchObject({ status: "completed", text: "", segments: [], no_speech: true, confidence: null });
+  });
+
+  it("refuses a language the model does not support with 422 and the list, natively and through the OpenAI route", async () => {
+    const native = await upload(stack, speechFile, { language: "fr" });
+    expect(native.status).toBe(422);
+    const body = (await native.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("unsupported_language");
+    expect(body.error.message).toContain("en (English)");
+
+    const form = new FormData();
+    form.append("file", new Blob([speechFile], { type: "audio/wav" }), "speech.wav");
+    form.append("model", "qwen3-asr");
+    form.append("language", "fr");
+    const openai = await stack.request("/v1/audio/transcriptions", { method: "POST", body: form });
+    expect(openai.status).toBe(422);
+    expect(await openai.json()).toMatchObject({ error: { code: "unsupported_language", param: "language", type: "invalid_request_error" } });
+
+    // A supported one still works, and a detected language comes with its probability.
+    const ok = await upload(stack, speechFile, { language: "English" });
+    expect(ok.status).toBe(202);
+    const job = await stack.waitFor(((await ok.json()) as { id: string }).id);
+    expect(job).toMatchObject({ status: "completed", language: "en", language_probability: null });
   });
 });

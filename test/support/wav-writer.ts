@@ -1,5 +1,5 @@
 /** 16-bit mono PCM WAV bytes from float samples (test inputs generated in TypeScript, no tools needed). */
-export function pcm16Wav(pcm: Float32Array, sampleRate: number): Uint8Array {
+export function pcm16Wav(pcm: Float32Array, sampleRate: number): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(44 + pcm.length * 2);
   const view = new DataView(bytes.buffer);
   const ascii = (offset: number, s: string) => [...s].forEach((ch, i) => view.setUint8(offset + i, ch.charCodeAt(0)));
