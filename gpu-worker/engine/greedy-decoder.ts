@@ -2,6 +2,7 @@ import * as ort from "onnxruntime-node";
 import type { ModelConfig } from "../../shared/model-config.js";
 import { BLOCKED } from "./audio-encoder.js";
 import { tokenLogprob, type NoSpeechProbe } from "./confidence.js";
+import { lastPositionLogits } from "./logits.js";
 
 /** One sequence to decode: its prompt embeddings (audio already spliced in) and its own limit. */
 export interface DecodeRow {
@@ -145,7 +146,7 @@ export async function greedyDecode(
   let steps = 0;
 
   for (;;) {
-    const logits = out.logits.data as Float32Array;
+    const logits = lastPositionLogits(out.logits);
     const next = argmaxRows(logits, active.length, q.vocab_size);
     cache = {
       tensors: Array.from({ length: 2 * layers }, (_, j) => out[`present.${j >> 1}.${j & 1 ? "value" : "key"}`]),
