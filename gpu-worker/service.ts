@@ -11,6 +11,7 @@ import { jobMessageSchema, type JobQueueReceiver, type ReceivedMessage } from ".
 import { detectSpeechByEnergy, planChunks, type AudioChunk, type SpeechDetector } from "./audio/chunk.js";
 import { decodeAudio } from "./audio/decode.js";
 import { mergeChunkTranscripts } from "./audio/merge.js";
+import { chunkingForModel } from "./audio/segment-length.js";
 import { Batcher, type BatchReport, type ChunkOutcome, type ChunkWork } from "./batcher.js";
 import type { Qwen3AsrEngine } from "./engine/engine.js";
 import { MessageLeases, type Lease } from "./leases.js";
@@ -286,19 +287,20 @@ export class WorkerService {
   /** Short audio is one chunk, untouched; long audio is cut at pauses with silence skipped. */
   private async plan(pcm: Float32Array): Promise<AudioChunk[]> {
     const { chunking } = this.deps.config;
+    // A model may handle shorter segments best (config.json max_segment_seconds): cut at pauses up to that.
+    const segment = chunkingForModel(chunking, this.deps.engine.config.max_segment_seconds);
     const seconds = pcm.length / SAMPLE_RATE;
     const speech = this.deps.speechDetector
       ? await this.deps.speechDetector.detect(pcm, SAMPLE_RATE)
       : detectSpeechByEnergy(pcm, SAMPLE_RATE);
-    if (seconds <= chunking.chunkSeconds) {
+    if (seconds <= segment.chunkSeconds) {
       // A short file is one chunk as it is, unless it holds no speech at all: then there is nothing to
       // transcribe (a model asked anyway may invent a sentence).
       if (!speech.isSpeech.includes(1)) return [];
       return [{ index: 0, startSample: 0, endSample: pcm.length, startSeconds: 0, endSeconds: seconds, overlapSamples: 0, endReason: "speech-end" }];
     }
     return planChunks(pcm, SAMPLE_RATE, {
-      chunkSeconds: chunking.chunkSeconds,
-      overlapSeconds: chunking.overlapSeconds,
+      ...segment,
       skipSilenceSeconds: chunking.skipSilenceSeconds,
       speech,
     });
