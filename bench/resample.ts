@@ -12,7 +12,7 @@ import audioDecode from "audio-decode";
 
 const dir = fileURLToPath(new URL("../test/fixtures/audio/resample/", import.meta.url));
 const rates = [8000, 22050, 44100, 48000];
-const qualities: ResampleQuality[] = ["fastest", "medium", "best"];
+const qualities: ResampleQuality[] = ["vhq", "fastest", "medium", "best"];
 
 console.log("rate     quality   worst |bias| (bin)   worst mean |Δ| (bin)   mean |Δ| over bins   speed (× realtime)");
 for (const rate of rates) {
