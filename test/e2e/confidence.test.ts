@@ -93,3 +93,21 @@ describe("confidence and no-speech end to end", () => {
     expect(job).toMatchObject({ status: "completed", language: "en", language_probability: null });
   });
 });
+
+describe("a language the edge allows but the model does not support", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    // model.languages widens what the edge accepts (as a Workers edge told too much would); the worker still checks.
+    stack = await startStack("postgres", { model: { dir: MODEL, languages: ["en", "fr"] } });
+  }, 120_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it("fails the job with unsupported_language and what the model supports", async () => {
+    const created = await upload(stack, speechFile, { language: "fr" });
+    expect(created.status).toBe(202);
+    const job = await stack.waitFor(((await created.json()) as { id: string }).id);
+    expect(job).toMatchObject({ status: "failed", error: { code: "unsupported_language", message: expect.stringContaining("supported: English") } });
+  });
+});
