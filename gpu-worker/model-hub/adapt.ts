@@ -8,6 +8,7 @@
  */
 import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { Tokenizer } from "@huggingface/tokenizers";
 import * as ort from "onnxruntime-node";
 import { LANGUAGES } from "../../shared/languages.js";
 import { modelConfigSchema } from "../../shared/model-config.js";
@@ -96,6 +97,15 @@ export function tokenizerFromVocab(vocab: Record<string, number>, merges: string
   };
 }
 
+function forcedLanguageSuffixes(tokenizerPath: string, hubConfig: Record<string, unknown>): Record<string, number[]> {
+  const tokenizer = new Tokenizer(JSON.parse(readFileSync(tokenizerPath, "utf8")) as object, {});
+  const suffix = hubConfig.prompt_suffix_ids as number[];
+  const textStart = hubConfig.text_start_token_id as number;
+  return Object.fromEntries(
+    LANGUAGES.map(([name]) => [name, [...suffix, ...tokenizer.encode(`language ${name}`, { add_special_tokens: false }).ids, textStart]]),
+  );
+}
+
 export async function adaptModel(rawDir: string, outDir: string, plan: LayoutPlan, options: AdaptOptions = {}): Promise<{ warnings: string[] }> {
   const warnings: string[] = [];
   mkdirSync(outDir, { recursive: true });
@@ -110,6 +120,7 @@ export async function adaptModel(rawDir: string, outDir: string, plan: LayoutPla
   }
 
   const raw = (name: string) => join(rawDir, name);
+  let merges: boolean | undefined; // false: the tokenizer had to be built without merges
   let vocab: Record<string, number> | null = existsSync(raw("vocab.json")) ? (JSON.parse(readFileSync(raw("vocab.json"), "utf8")) as Record<string, number>) : null;
   if (existsSync(raw("tokenizer.json"))) {
     place(raw("tokenizer.json"), join(outDir, "tokenizer.json"));
@@ -118,13 +129,14 @@ export async function adaptModel(rawDir: string, outDir: string, plan: LayoutPla
       vocab = { ...t.model.vocab, ...Object.fromEntries((t.added_tokens ?? []).map((a) => [a.content, a.id])) };
     }
   } else if (vocab) {
-    let merges: string[] = [];
+    let mergeLines: string[] = [];
     if (existsSync(raw("merges.txt"))) {
-      merges = readFileSync(raw("merges.txt"), "utf8").split(/\r?\n/).filter((l) => l && !l.startsWith("#version"));
+      mergeLines = readFileSync(raw("merges.txt"), "utf8").split(/\r?\n/).filter((l) => l && !l.startsWith("#version"));
     } else {
       warnings.push("the repository has no merges.txt: text is decoded correctly, but a request's `prompt` context is encoded character by character");
+      merges = false;
     }
-    writeFileSync(join(outDir, "tokenizer.json"), JSON.stringify(tokenizerFromVocab(vocab, merges)));
+    writeFileSync(join(outDir, "tokenizer.json"), JSON.stringify(tokenizerFromVocab(vocab, mergeLines)));
   }
 
   const hubConfig = JSON.parse(readFileSync(raw("config.json"), "utf8")) as Record<string, unknown>;
@@ -142,7 +154,12 @@ export async function adaptModel(rawDir: string, outDir: string, plan: LayoutPla
     throw new AdaptError(`hidden size ${facts.hidden} is not a published Qwen3-ASR size (0.6B: 1024, 1.7B: 2048); pass --base-config with a config.json of our contract for this model`);
   }
   const id = (token: string, fallback: unknown) => vocab?.[token] ?? fallback;
-  const suffixes = (hubConfig.language_suffix_ids ?? {}) as Record<string, number[]>;
+  let suffixes = (hubConfig.language_suffix_ids ?? {}) as Record<string, number[]>;
+  if (Object.keys(suffixes).length === 0 && existsSync(join(outDir, "tokenizer.json")) && merges !== false) {
+    // No per-language suffixes (onnx-asr may put the language before the audio instead): build the official
+    // ones, the suffix followed by "language X<asr_text>" (design/qwen3-asr-model.md §4).
+    suffixes = forcedLanguageSuffixes(join(outDir, "tokenizer.json"), hubConfig);
+  }
   const knownNames = new Set(LANGUAGES.map(([name]) => name));
   const declared = Object.keys(suffixes).filter((n) => knownNames.has(n));
   const qwen3_asr = {

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -64,6 +64,24 @@ describe("npm run model:pull against a mock Hub", () => {
     // The graphs are linked from the download, not stored twice.
     expect(statSync(join(dir, "decoder.onnx")).ino).toBe(statSync(join(dir, ".hub", "onnx", "decoder.onnx")).ino);
     await expectGoldens(dir);
+  });
+
+  it("builds the forced-language suffixes when the repository's config.json has none", async () => {
+    const copy = join(work, "no-suffixes-repo");
+    cpSync(fixture("hub/speech-llm"), copy, { recursive: true });
+    const config = JSON.parse(readFileSync(join(copy, "config.json"), "utf8"));
+    delete config.language_suffix_ids;
+    writeFileSync(join(copy, "config.json"), JSON.stringify(config));
+    const own = await startMockHub({ repos: { "tiny/no-suffixes": copy } });
+    try {
+      const dir = join(work, "no-suffixes");
+      await pullModel({ source: { repo: "tiny/no-suffixes", hubUrl: own.url }, dir, baseConfig: tinyConfig });
+      const adapted = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+      // The same ids the exporter wrote for tiny-random, for all 30 languages.
+      expect(adapted.language_suffix_ids).toEqual((tinyConfig as { language_suffix_ids: unknown }).language_suffix_ids);
+    } finally {
+      await own.close();
+    }
   });
 
   it("pulls a repository already in our contract unchanged", async () => {
