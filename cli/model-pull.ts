@@ -21,7 +21,7 @@ function mib(bytes: number): string {
 }
 
 /** One line, redrawn in place on a terminal; otherwise a line per finished file (logs stay readable). */
-function progressBar(total: number, stream: NodeJS.WriteStream = process.stderr): (p: FileProgress) => void {
+export function progressBar(total: number, stream: Pick<NodeJS.WriteStream, "isTTY" | "write"> = process.stderr): (p: FileProgress) => void {
   const done = new Map<string, number>();
   const started = Date.now();
   let lastDraw = 0;

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { main } from "../../cli/model-pull.js";
+import { main, progressBar } from "../../cli/model-pull.js";
 import { Qwen3AsrEngine } from "../../gpu-worker/engine/engine.js";
 import { HubError } from "../../gpu-worker/model-hub/download.js";
 import { planLayout } from "../../gpu-worker/model-hub/layout.js";
@@ -208,3 +208,23 @@ describe("layout planning", () => {
   });
 });
 
+
+describe("progress bar", () => {
+  it("redraws one line on a terminal and ends it when every byte is in", () => {
+    const out: string[] = [];
+    const bar = progressBar(2 * 2 ** 20, { isTTY: true, write: (s: string) => out.push(s) > 0 });
+    bar({ path: "a.onnx", bytes: 2 ** 20, size: 2 ** 20, resumedFrom: 0 });
+    bar({ path: "b.onnx", bytes: 2 ** 20, size: 2 ** 20, resumedFrom: 2 ** 19 });
+    expect(out[0]).toMatch(/^\r\[#{15}\.{15}\]  50 % 1\.0 MiB \/ 2\.0 MiB .* a\.onnx/);
+    expect(out[1]).toMatch(/^\r\[#{30}\] 100 % 2\.0 MiB \/ 2\.0 MiB/);
+    expect(out.at(-1)).toBe("\n");
+  });
+
+  it("writes a line per finished file when the output is not a terminal, saying where it resumed", () => {
+    const out: string[] = [];
+    const bar = progressBar(2 ** 20, { isTTY: false, write: (s: string) => out.push(s) > 0 });
+    bar({ path: "d.onnx", bytes: 2 ** 19, size: 2 ** 20, resumedFrom: 2 ** 18 });
+    bar({ path: "d.onnx", bytes: 2 ** 20, size: 2 ** 20, resumedFrom: 2 ** 18 });
+    expect(out).toEqual(["d.onnx: 1.0 MiB (resumed at 0.3 MiB)\n"]);
+  });
+});
