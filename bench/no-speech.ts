@@ -43,7 +43,6 @@ for (const [name, set] of Object.entries(manifest.sets)) {
   await score("speech", set.utterances.map((u, i) => ({ name: `${name}#${i}`, pcm: audio.pcm.subarray(u.start, u.end) })));
 }
 await score("non-speech", nonSpeechClips(16000, 10));
-await engine.close();
 
 const speech = scored.filter((s) => s.kind === "speech");
 const noise = scored.filter((s) => s.kind === "non-speech");
@@ -79,10 +78,19 @@ console.log(`false-accept rate on non-speech: ${(100 * r.falseAccept).toFixed(1)
 for (const s of noise.filter((s) => !isNoSpeech(s, chosen))) console.log(`  accepted non-speech ${s.name}: ${s.avgLogprob.toFixed(3)} "${s.text}"`);
 for (const s of speech.filter((s) => isNoSpeech(s, chosen))) console.log(`  rejected speech ${s.name}: ${s.avgLogprob.toFixed(3)} "${s.text}"`);
 
+// Held out: non-speech from another seed, never seen by the threshold search above.
+const heldOut: Scored[] = [];
+for (const clip of nonSpeechClips(16000, 10, 7)) {
+  const [r] = await engine.transcribe([{ pcm: clip.pcm }]);
+  heldOut.push({ kind: "non-speech", name: clip.name, avgLogprob: r.avgLogprob, noSpeechProb: r.noSpeechProb, text: r.text });
+}
+await engine.close();
 const configured = engine.config.no_speech;
 if (configured) {
   const t = { noSpeechProb: configured.no_speech_prob, avgLogprob: configured.avg_logprob };
   const c = rates(t);
   console.log(`\nthresholds in ${modelDir}/config.json: no_speech_prob > ${t.noSpeechProb} or avg_logprob < ${t.avgLogprob}`);
   console.log(`false-reject rate on speech: ${(100 * c.falseReject).toFixed(1)} %, false-accept rate on non-speech: ${(100 * c.falseAccept).toFixed(1)} %`);
+  const accepted = heldOut.filter((x) => !isNoSpeech(x, t)).length;
+  console.log(`held-out non-speech (another seed, ${heldOut.length} clips): false-accept rate ${(100 * accepted / heldOut.length).toFixed(1)} %`);
 }
