@@ -135,6 +135,10 @@ export const jobChunks = pgTable(
     text: text("text").notNull(),
     language: text("language"),
     tokenCount: integer("token_count"),
+    // The model's confidence in this chunk (null for chunks saved before it was recorded).
+    avgLogprob: real("avg_logprob"),
+    noSpeechProb: real("no_speech_prob"),
+    languageProb: real("language_prob"),
     completedAt: timestamptz("completed_at").notNull().defaultNow(),
   },
   (t) => [
@@ -151,6 +155,9 @@ export const transcripts = pgTable("transcripts", {
   text: text("text").notNull(),
   segments: jsonb("segments").$type<TranscriptSegment[]>().notNull().default([]),
   language: text("language"),
+  // Job-level confidence: mean token log-probability over the transcript, the detected language's probability.
+  avgLogprob: real("avg_logprob"),
+  languageProbability: real("language_probability"),
   createdAt: timestamptz("created_at").notNull().defaultNow(),
 });
 

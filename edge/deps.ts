@@ -35,6 +35,8 @@ export interface EdgeDeps {
   adminToken?: string;
   /** Parses multipart bodies as they stream in (Node); the platform's parser, on the whole body, when unset. */
   parseMultipart?: (request: Request) => Promise<FormData>;
+  /** ISO codes of the languages the model knows; `config.model.languages` (or all of Qwen3-ASR's) when unset. */
+  supportedLanguages?: readonly string[];
   /** Uploads straight to storage (POST /v1/uploads) for files above the request size; those routes 404 when unset. */
   uploads?: DirectUploads;
   /** Swagger UI served by this server (Node: from node_modules), so /docs works without internet. */

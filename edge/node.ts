@@ -1,4 +1,6 @@
 import { lookup } from "node:dns/promises";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { isEntryPoint } from "../shared/entry-point.js";
 import type { AddressInfo } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
@@ -9,6 +11,7 @@ import type { BlobStore } from "../shared/blob-store.js";
 import type { ServiceConfig } from "../shared/config.js";
 import { loadServiceConfig } from "../shared/config-file.js";
 import { createLogger, type Logger } from "../shared/logger.js";
+import { supportedLanguageCodes } from "../shared/model-languages.js";
 import type { ResolveHost } from "../shared/network-guard.js";
 import type { JobQueue } from "../shared/queue.js";
 import { createApp } from "./app.js";
@@ -43,6 +46,12 @@ export interface StartEdgeOptions {
   uploadSigningSecret?: string;
 }
 
+/** The served model's config.json, for its languages; undefined where the edge has no model directory. */
+function readModelConfigJson(dir: string): unknown {
+  const path = join(dir, "config.json");
+  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as unknown) : undefined;
+}
+
 /** Largest file accepted through POST /v1/uploads (the 4 h duration limit applies as well). */
 const MAX_DIRECT_UPLOAD_BYTES = 2 * 1024 ** 3;
 
@@ -69,6 +78,7 @@ export async function startEdgeServer(options: StartEdgeOptions): Promise<EdgeSe
     parseMultipart: streamingFormData,
     // audio_url downloads connect only to the address the SSRF guard checked (no second DNS answer).
     fetch: createGuardedFetch(options.config.network.allowPrivateTargets),
+    supportedLanguages: supportedLanguageCodes(options.config.model.languages, readModelConfigJson(options.config.model.dir)),
     logger,
     adminToken: options.adminToken,
     docsAssets: nodeDocsAssets,

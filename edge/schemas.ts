@@ -4,7 +4,16 @@ export const ErrorSchema = z
   .object({ error: z.object({ code: z.string(), message: z.string() }) })
   .openapi("Error", { example: { error: { code: "unsupported_format", message: "the file is not audio in a supported format" } } });
 
-export const SegmentSchema = z.object({ id: z.number().int(), start: z.number(), end: z.number(), text: z.string() }).openapi("Segment");
+export const SegmentSchema = z
+  .object({
+    id: z.number().int(),
+    start: z.number(),
+    end: z.number(),
+    text: z.string(),
+    avg_logprob: z.number().nullable().openapi({ description: "mean log-probability of the segment's tokens (the model's own)" }),
+    no_speech_prob: z.number().nullable().openapi({ description: "the model's probability that this audio holds no speech" }),
+  })
+  .openapi("Segment");
 
 export const JobSchema = z
   .object({
@@ -19,6 +28,9 @@ export const JobSchema = z
     language: z.string().nullable().openapi({ description: "ISO 639-1 code, as requested or detected" }),
     text: z.string().nullable(),
     segments: z.array(SegmentSchema).nullable(),
+    confidence: z.number().min(0).max(1).nullable().openapi({ description: "geometric mean of the chosen tokens' probabilities; null until completed" }),
+    language_probability: z.number().min(0).max(1).nullable().openapi({ description: "the model's probability of the detected language" }),
+    no_speech: z.boolean().nullable().openapi({ description: "completed without finding speech (text is empty)" }),
     webhook_url: z.string().nullable(),
     audio: z.object({ bytes: z.number(), content_type: z.string(), filename: z.string().nullable(), deleted: z.boolean() }),
     error: z.object({ code: z.string(), message: z.string() }).nullable(),

@@ -11,18 +11,26 @@ import { jobMessageSchema, type JobQueueReceiver, type ReceivedMessage } from ".
 import { detectSpeechByEnergy, planChunks, type AudioChunk, type SpeechDetector } from "./audio/chunk.js";
 import { decodeJobAudio } from "./job-audio.js";
 import { mergeChunkTranscripts } from "./audio/merge.js";
+import { chunkingForModel } from "./audio/segment-length.js";
 import { Batcher, type BatchReport, type ChunkOutcome, type ChunkWork } from "./batcher.js";
 import type { Qwen3AsrEngine } from "./engine/engine.js";
 import type { MemoryProbe } from "./device-memory.js";
 import { MessageLeases, type Lease } from "./leases.js";
 import type { Adjustment, MemoryFeedback } from "./scheduler/memory-feedback.js";
 import type { PlannerConfig } from "./scheduler/planner.js";
+import { isNoSpeech, noSpeechThresholds } from "../shared/no-speech.js";
+import { jobConfidence, segmentScores, type ScoredChunk } from "./transcript-confidence.js";
 import { claimJob, completeJob, failJob, finishedChunks, saveChunk, saveProgress, setChunkPlan } from "./store.js";
 
 interface ChunkResult {
   text: string;
   language: string;
   tokens: number;
+  avgLogprob: number | null;
+  noSpeechProb: number | null;
+  languageProb: number | null;
+  /** Judged to hold no speech (shared/no-speech.ts): its text is dropped, not written. */
+  noSpeech: boolean;
 }
 
 /** A job this worker is transcribing. */
@@ -222,8 +230,10 @@ export class WorkerService {
       let forcedLanguage: string | undefined;
       if (job.language) {
         forcedLanguage = languageName(job.language) ?? undefined;
-        if (!forcedLanguage || !(forcedLanguage in engine.config.language_suffix_ids)) {
-          await this.fail(job.id, lease, "unsupported_language", `the model cannot be forced to language ${job.language}`);
+        const supported = engine.config.qwen3_asr.supported_languages;
+        if (!forcedLanguage || !(forcedLanguage in engine.config.language_suffix_ids) || (supported.length > 0 && !supported.includes(forcedLanguage))) {
+          const list = supported.length > 0 ? `; supported: ${supported.join(", ")}` : "";
+          await this.fail(job.id, lease, "unsupported_language", `the model does not support language ${job.language}${list}`);
           return;
         }
       }
@@ -241,7 +251,15 @@ export class WorkerService {
       };
       for (const done of await finishedChunks(db, job.id)) {
         if (done.chunkIndex < chunks.length) {
-          active.results.set(done.chunkIndex, { text: done.text, language: done.language ?? "", tokens: done.tokenCount ?? 0 });
+          active.results.set(done.chunkIndex, {
+            text: done.text,
+            language: done.language ?? "",
+            tokens: done.tokenCount ?? 0,
+            avgLogprob: done.avgLogprob,
+            noSpeechProb: done.noSpeechProb,
+            languageProb: done.languageProb,
+            noSpeech: done.text === "" && done.noSpeechProb !== null,
+          });
         }
       }
       await setChunkPlan(db, job.id, chunks.length, active.results.size, this.progressOf(active));
@@ -284,19 +302,20 @@ export class WorkerService {
   /** Short audio is one chunk, untouched; long audio is cut at pauses with silence skipped. */
   private async plan(pcm: Float32Array): Promise<AudioChunk[]> {
     const { chunking } = this.deps.config;
+    // A model may handle shorter segments best (config.json max_segment_seconds): cut at pauses up to that.
+    const segment = chunkingForModel(chunking, this.deps.engine.config.max_segment_seconds);
     const seconds = pcm.length / SAMPLE_RATE;
     const speech = this.deps.speechDetector
       ? await this.deps.speechDetector.detect(pcm, SAMPLE_RATE)
       : detectSpeechByEnergy(pcm, SAMPLE_RATE);
-    if (seconds <= chunking.chunkSeconds) {
+    if (seconds <= segment.chunkSeconds) {
       // A short file is one chunk as it is, unless it holds no speech at all: then there is nothing to
       // transcribe (a model asked anyway may invent a sentence).
       if (!speech.isSpeech.includes(1)) return [];
       return [{ index: 0, startSample: 0, endSample: pcm.length, startSeconds: 0, endSeconds: seconds, overlapSamples: 0, endReason: "speech-end" }];
     }
     return planChunks(pcm, SAMPLE_RATE, {
-      chunkSeconds: chunking.chunkSeconds,
-      overlapSeconds: chunking.overlapSeconds,
+      ...segment,
       skipSilenceSeconds: chunking.skipSilenceSeconds,
       speech,
     });
@@ -326,7 +345,18 @@ export class WorkerService {
         continue;
       }
       const chunk = active.chunks[outcome.work.chunkIndex];
-      const result = { text: outcome.result.text, language: outcome.result.language, tokens: outcome.result.tokens.generated };
+      const r = outcome.result;
+      // Text the model wrote without hearing speech (noise, music) is invented: drop it, keep the scores.
+      const noSpeech = isNoSpeech(r, noSpeechThresholds(this.deps.engine.config));
+      const result: ChunkResult = {
+        text: noSpeech ? "" : r.text,
+        language: noSpeech ? "" : r.language,
+        tokens: r.tokens.generated,
+        avgLogprob: r.avgLogprob,
+        noSpeechProb: r.noSpeechProb,
+        languageProb: r.languageProb,
+        noSpeech,
+      };
       try {
         await saveChunk(db, {
           jobId: active.job.id,
@@ -336,6 +366,9 @@ export class WorkerService {
           text: result.text,
           language: result.language || null,
           tokenCount: result.tokens,
+          avgLogprob: result.avgLogprob,
+          noSpeechProb: result.noSpeechProb,
+          languageProb: result.languageProb,
         });
         active.results.set(chunk.index, result);
         const now = Date.now();
@@ -366,10 +399,14 @@ export class WorkerService {
     const ordered = active.chunks.map((c) => ({ chunk: c, result: active.results.get(c.index) as ChunkResult }));
     const merged = mergeChunkTranscripts(ordered.map(({ chunk, result }) => ({ startSeconds: chunk.startSeconds, endSeconds: chunk.endSeconds, text: result.text })));
     const language = active.forcedLanguage ?? majority(ordered.map((o) => o.result.language).filter(Boolean));
+    const scored: ScoredChunk[] = ordered.map(({ chunk, result }) => ({ ...chunk, ...result }));
+    const confidence = jobConfidence(scored, language || null, active.forcedLanguage !== undefined);
     const job = await completeJob(db, active.job.id, {
       text: merged.text,
-      segments: merged.segments.map((s, id) => ({ id, start: round3(s.start), end: round3(s.end), text: s.text })),
+      segments: merged.segments.map((s, id) => ({ id, start: round3(s.start), end: round3(s.end), text: s.text, ...segmentScores(s, scored) })),
       language: language || null,
+      avgLogprob: confidence.avgLogprob,
+      languageProbability: confidence.languageProbability,
       durationSeconds: active.durationSeconds,
       billableSeconds: billableSeconds(active.durationSeconds, config.metering.minimumBillableSeconds),
     });

@@ -62,8 +62,11 @@ export async function saveProgress(db: Db, jobId: string, chunksDone: number, pr
 
 export interface Completion {
   text: string;
-  segments: { id: number; start: number; end: number; text: string }[];
+  segments: { id: number; start: number; end: number; text: string; avg_logprob?: number | null; no_speech_prob?: number | null }[];
   language: string | null;
+  /** Job-level confidence (gpu-worker/transcript-confidence.ts); null when not scored. */
+  avgLogprob?: number | null;
+  languageProbability?: number | null;
   durationSeconds: number;
   billableSeconds: number;
 }
@@ -105,7 +108,14 @@ export async function completeJob(db: Db, jobId: string, done: Completion): Prom
   return db.transaction(async (tx) => {
     const [current] = await tx.select().from(jobs).where(eq(jobs.id, jobId)).for("update");
     if (!current || current.status !== "processing") return null;
-    await tx.insert(transcripts).values({ jobId, text: done.text, segments: done.segments, language: done.language }).onConflictDoNothing();
+    await tx.insert(transcripts).values({
+        jobId,
+        text: done.text,
+        segments: done.segments,
+        language: done.language,
+        avgLogprob: done.avgLogprob ?? null,
+        languageProbability: done.languageProbability ?? null,
+      }).onConflictDoNothing();
     await tx
       .insert(usageRecords)
       .values({ jobId, apiKeyId: current.apiKeyId, billableSeconds: done.billableSeconds, audioSeconds: done.durationSeconds })

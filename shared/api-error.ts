@@ -25,6 +25,7 @@ export const API_ERRORS = {
   audio_too_short: 422,
   audio_too_long: 422,
   invalid_samples: 422,
+  unsupported_language: 422,
   too_many_channels: 422,
   unsupported_sample_rate: 422,
   audio_url_unreachable: 422,

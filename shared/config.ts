@@ -31,6 +31,11 @@ export const serviceConfigSchema = z.object({
       executionProvider: z.enum(["cpu", "cuda"]).default("cpu"),
       deviceId: z.number().int().nonnegative().default(0),
       intraOpThreads: z.number().int().nonnegative().default(0),
+      /**
+       * Languages a request may ask for (ISO codes or names). Unset: the model's config.json
+       * `supported_languages` where the edge can read it (Node), else all 30 of Qwen3-ASR's.
+       */
+      languages: z.array(z.string()).optional(),
     })
     .prefault({}),
   batching: z
@@ -188,6 +193,7 @@ function fromEnv(env: Env): ServiceConfigInput {
       dir: env.MODEL_DIR,
       executionProvider: env.EXECUTION_PROVIDER as "cpu" | "cuda" | undefined,
       deviceId: int(env.CUDA_DEVICE_ID),
+      languages: list(env.MODEL_LANGUAGES),
     }),
     batching: pick({ budgetBytes: int(env.GPU_MEMORY_BUDGET_BYTES), maxBatch: int(env.MAX_BATCH), calibrationFile: env.CALIBRATION_FILE }),
     queue: pick({ prefetch: int(env.WORKER_CONCURRENCY), visibilityTimeoutSeconds: int(env.VISIBILITY_TIMEOUT_SECONDS) }),

@@ -53,6 +53,13 @@ export const modelConfigSchema = z
     prompt_prefix_ids: tokenIds.min(1),
     prompt_suffix_ids: tokenIds.min(1),
     language_suffix_ids: z.record(z.string(), tokenIds),
+    /**
+     * Our addition: when a clip counts as holding no speech (shared/no-speech.ts). Log-probability scales differ
+     * between models, so a model calibrated with `npm run bench:no-speech` states its own thresholds here.
+     */
+    no_speech: z.object({ no_speech_prob: z.number().min(0).max(1), avg_logprob: z.number().max(0) }).optional(),
+    /** Our addition: the longest chunk (seconds) this model transcribes well; the chunker cuts at pauses up to it. */
+    max_segment_seconds: z.number().positive().optional(),
     qwen3_asr: z.object({
       variant: z.string(),
       sample_rate: positiveInt,

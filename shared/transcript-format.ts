@@ -7,6 +7,10 @@ export interface TranscriptSegment {
   start: number;
   end: number;
   text: string;
+  /** The model's mean token log-probability over the segment; absent or null when not scored. */
+  avg_logprob?: number | null;
+  /** The model's probability that the segment's audio holds no speech; absent or null when not scored. */
+  no_speech_prob?: number | null;
 }
 
 export interface TranscriptWord {
@@ -118,12 +122,14 @@ export interface VerboseJson {
 }
 
 /**
- * OpenAI `verbose_json`. Qwen3-ASR reports none of Whisper's per-segment statistics, so these are neutral:
+ * OpenAI `verbose_json`:
+ * - `avg_logprob` and `no_speech_prob` are the model's own (mean log-probability of the tokens it chose; its
+ *   probability of "language None" or of ending at once), as the worker scored them per segment. A segment
+ *   stored before scoring existed gets the neutral 0 and 0;
  * - `seek`: the segment start in Whisper's 10 ms frames (Whisper gives its window offset there);
  * - `tokens`: [] (token ids are not carried this far);
  * - `temperature`: 0 (decoding is greedy, so this one is true);
- * - `avg_logprob`: 0, `compression_ratio`: 1, `no_speech_prob`: 0: values Whisper's heuristics
- *   (avg_logprob < -1, compression_ratio > 2.4, no_speech_prob > 0.6) read as "nothing suspicious".
+ * - `compression_ratio`: 1, a value Whisper's heuristic (> 2.4) reads as "nothing suspicious".
  * Language is the model's name for it lowercased ("English" → "english"), as OpenAI writes it.
  */
 export function verboseJson(transcript: Transcript, options: RenderOptions = {}): VerboseJson {
@@ -140,9 +146,9 @@ export function verboseJson(transcript: Transcript, options: RenderOptions = {})
       text: segment.text,
       tokens: [],
       temperature: 0,
-      avg_logprob: 0,
+      avg_logprob: segment.avg_logprob ?? 0,
       compression_ratio: 1,
-      no_speech_prob: 0,
+      no_speech_prob: segment.no_speech_prob ?? 0,
     })),
   };
   if (options.includeWords) {

@@ -10,7 +10,7 @@ import type { AppEnv } from "../env.js";
 import { hashCreateRequest, withIdempotency } from "../idempotency.js";
 import { jobResource } from "../resources.js";
 import { findJob } from "../store/jobs.js";
-import { cleanFilename, createJob, parsePrompt, type CreateInput } from "./transcriptions.js";
+import { checkSupportedLanguage, cleanFilename, createJob, parsePrompt, type CreateInput } from "./transcriptions.js";
 
 /** A retried identical upload within this window gets the first job back instead of a second bill. */
 const DEDUP_WINDOW_MS = 15 * 60_000;
@@ -61,7 +61,7 @@ export function openAiError(error: ApiError): { error: { message: string; type: 
   const type =
     error.status === 401 ? "invalid_request_error" : error.status === 429 ? (error.code === "quota_exceeded" ? "insufficient_quota" : "rate_limit_error") : error.status >= 500 ? "server_error" : "invalid_request_error";
   const code = error.status === 401 ? "invalid_api_key" : error.code;
-  const param = error.code === "missing_file" ? "file" : error.code === "invalid_language" ? "language" : null;
+  const param = error.code === "missing_file" ? "file" : error.code === "invalid_language" || error.code === "unsupported_language" ? "language" : null;
   return { error: { message: error.message, type, param, code } };
 }
 
@@ -121,7 +121,7 @@ export function openAiRoutes(app: OpenAPIHono<AppEnv>): void {
     let language: string | null = null;
     if (typeof form.language === "string" && form.language) {
       if (!languageName(form.language.toLowerCase())) throw new ApiError("invalid_language", `language ${JSON.stringify(form.language.slice(0, 20))} is not supported (use ISO 639-1)`);
-      language = form.language.toLowerCase();
+      language = checkSupportedLanguage(form.language.toLowerCase(), deps);
     }
     const prompt = parsePrompt(form.prompt);
     const input: CreateInput = { bytes: new Uint8Array(await file.arrayBuffer()), filename: cleanFilename(file.name), language, webhookUrl: null, prompt };

@@ -2,6 +2,7 @@ import * as ort from "onnxruntime-node";
 import { audioTokenCount, type ModelConfig } from "../../shared/model-config.js";
 import { LogMelExtractor, normalizePeak, type LogMel } from "../audio/features.js";
 import { encodeClips } from "./audio-encoder.js";
+import { NoSpeechProbe, rowConfidence, watchedTokens, type NoSpeechTokens } from "./confidence.js";
 import { EngineError } from "./errors.js";
 import { graphDecode } from "./graph-decoder.js";
 import { greedyDecode, type DecodeResult, type DecodeRow } from "./greedy-decoder.js";
@@ -40,10 +41,16 @@ export interface Transcription {
   stopReason: "eos" | "max_new_tokens";
   /** "stop": the model ended the text; "length": cut at the hard bound (the text may be incomplete). */
   finishReason: "stop" | "length";
-  /** Natural-log probability of each generated id, aligned with generatedIds. */
-  tokenLogprobs: number[];
   /** Times this utterance was decoded again with a larger bound because it reached its reservation. */
   continuations: number;
+  /** log softmax of each generated id when it was chosen, parallel to `generatedIds`. */
+  tokenLogprobs: number[];
+  /** Mean log-probability of the transcript's tokens (and the end that closed it): Whisper's `avg_logprob`. */
+  avgLogprob: number;
+  /** The model's own probability that there is no speech: P("language None") or P(ending with no text). */
+  noSpeechProb: number;
+  /** Probability of the detected language's name; null when the language was forced or not written. */
+  languageProb: number | null;
   tokens: { prompt: number; audio: number; generated: number };
   timings: { featuresMs: number; encoderMs: number; prefillMs: number; decodeMs: number; totalMs: number };
 }
@@ -65,6 +72,7 @@ export class Qwen3AsrEngine {
   private readonly extractor: LogMelExtractor;
   private readonly promptCache = new Map<string, Float32Array>();
   private readonly contextCache = new Map<string, number[]>();
+  private readonly noSpeechTokens: NoSpeechTokens;
   lastBatch: BatchStats = { batchSize: 0, decodeSteps: 0, decoderRuns: 0, paddingWaste: 0 };
 
   private constructor(
@@ -75,6 +83,14 @@ export class Qwen3AsrEngine {
   ) {
     const c = model.config;
     this.extractor = new LogMelExtractor({ sampleRate: c.qwen3_asr.sample_rate, nFft: c.qwen3_asr.n_fft, hopLength: c.hop_length, nMels: c.features_size });
+    const none = tokenizer.encode(" None");
+    this.noSpeechTokens = {
+      languagePrefix: tokenizer.encode("language"),
+      // Only a single-token " None" can be scored at one step; a vocabulary without it has no such answer.
+      noneId: none.length === 1 ? none[0] : undefined,
+      textStartId: c.text_start_token_id,
+      eosIds: c.eos_token_ids,
+    };
   }
 
   static async load(dir: string, options: EngineOptions = {}): Promise<Qwen3AsrEngine> {
@@ -189,7 +205,7 @@ export class Qwen3AsrEngine {
       prompt.set(pre, 0);
       prompt.set(encoded[i].embeds, pre.length);
       prompt.set(suf, pre.length + encoded[i].embeds.length);
-      rows.push({ prompt, maxNewTokens });
+      rows.push({ prompt, maxNewTokens, noSpeech: new NoSpeechProbe(this.noSpeechTokens, u.language !== undefined) });
       promptCounts.push(length);
     }
 
@@ -218,13 +234,17 @@ export class Qwen3AsrEngine {
     const totalMs = performance.now() - started;
     return final.map((row, i) => {
       const parsed = this.tokenizer.parse(row.ids, utterances[i].language);
+      const confidence = rowConfidence(row.ids, row.tokenLogprobs, this.noSpeechTokens, utterances[i].language !== undefined);
       return {
         ...parsed,
         generatedIds: row.ids,
         stopReason: row.stopReason,
         finishReason: row.stopReason === "eos" ? "stop" : "length",
-        tokenLogprobs: row.tokenLogprobs,
         continuations: row.continuations,
+        tokenLogprobs: row.tokenLogprobs,
+        avgLogprob: confidence.avgLogprob,
+        noSpeechProb: rows[i].noSpeech?.value ?? 0,
+        languageProb: confidence.languageProb,
         tokens: { prompt: promptCounts[i], audio: encoded[i].tokens, generated: row.ids.length },
         timings: {
           featuresMs: featuresMs[i],
@@ -242,9 +262,22 @@ export class Qwen3AsrEngine {
     return this.sessions.decoder.kind;
   }
 
-  private decode(rows: DecodeRow[]): Promise<DecodeResult> {
+  private async decode(rows: DecodeRow[]): Promise<DecodeResult> {
     const { kind, session } = this.sessions.decoder;
-    return kind === "graph" ? graphDecode(session, this.config, rows) : greedyDecode(session, (ids) => this.embed(ids), this.config, rows);
+    if (kind === "host") return greedyDecode(session, (ids) => this.embed(ids), this.config, rows);
+    // The graph reports, per step, the log-probabilities of the tokens the no-speech probe reads.
+    const watched = watchedTokens(this.noSpeechTokens);
+    const result = await graphDecode(session, this.config, rows, watched);
+    result.rows.forEach((row, r) => {
+      const probe = rows[r].noSpeech;
+      if (!probe || !row.watchLogprobs) return;
+      row.watchLogprobs.forEach((step, t) => {
+        const probability = (ids: readonly number[]): number =>
+          Math.min(1, ids.reduce((p, id) => p + (watched.includes(id) ? Math.exp(step[watched.indexOf(id)]) : 0), 0));
+        probe.observeWith(probability, row.ids.slice(0, t));
+      });
+    });
+    return result;
   }
 
   private async embed(ids: number[][]): Promise<Float32Array> {

@@ -1,13 +1,17 @@
 import * as ort from "onnxruntime-node";
 import type { ModelConfig } from "../../shared/model-config.js";
 import { BLOCKED } from "./audio-encoder.js";
-import { emptyFloatTensor, floatTensor, graphDtypes, readFloat32 } from "./tensor-dtype.js";
+import type { NoSpeechProbe } from "./confidence.js";
+import { lastPositionLogits } from "./logits.js";
+import { emptyFloatTensor, floatTensor, graphDtypes } from "./tensor-dtype.js";
 
 /** One sequence to decode: its prompt embeddings (audio already spliced in) and its own limit. */
 export interface DecodeRow {
   /** Row-major [promptTokens, hidden]. */
   prompt: Float32Array;
   maxNewTokens: number;
+  /** Watches this row's logits for the model's own "no speech" answer (confidence.ts). */
+  noSpeech?: NoSpeechProbe;
 }
 
 export interface DecodedRow {
@@ -154,7 +158,7 @@ export async function greedyDecode(
   let runs = 1;
 
   for (;;) {
-    const logits = readFloat32(out.logits);
+    const logits = lastPositionLogits(out.logits);
     const next = argmaxRows(logits, active.length, q.vocab_size);
     cache = {
       tensors: Array.from({ length: 2 * layers }, (_, j) => out[`present.${j >> 1}.${j & 1 ? "value" : "key"}`]),
@@ -165,6 +169,7 @@ export async function greedyDecode(
     next.forEach(({ id: token, logprob }, i) => {
       const row = active[i];
       const result = results[row];
+      rows[row].noSpeech?.observe(logits, i * q.vocab_size, q.vocab_size, result.ids);
       result.ids.push(token);
       result.tokenLogprobs.push(logprob);
       if (eos.has(token)) result.stopReason = "eos";

@@ -80,6 +80,9 @@ describe("long audio through the whole pipeline (10 minutes, shipped model)", ()
     const merged = wer(script.sentences.map((s) => s.text).join(" "), job.text);
     console.log(`long audio: per-chunk WER ${(rate(perChunk) * 100).toFixed(2)} %, merged WER ${(rate(merged) * 100).toFixed(2)} %`);
     expect(rate(merged)).toBeLessThanOrEqual(rate(perChunk) + 0.02);
+    // Cut at pauses up to the model's max_segment_seconds (5 s: about a sentence a chunk), it hears nearly all of
+    // it (5.5 % by npm run eval:long; 89.4 % with 30 s chunks of several sentences).
+    expect(rate(merged)).toBeLessThanOrEqual(0.15);
   });
 
   it("reports the decoded duration", () => {

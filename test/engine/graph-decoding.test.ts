@@ -11,6 +11,9 @@ function expectSameDecoding(graph: Transcription[], host: Transcription[]): void
   expect(graph.map((r) => r.generatedIds)).toEqual(host.map((r) => r.generatedIds));
   expect(graph.map((r) => r.stopReason)).toEqual(host.map((r) => r.stopReason));
   graph.forEach((row, i) => {
+    // The no-speech probability comes from the watched tokens' log-probabilities the graph reports per step.
+    expect(Math.abs(row.noSpeechProb - host[i].noSpeechProb)).toBeLessThan(1e-4);
+    expect(Math.abs(row.avgLogprob - host[i].avgLogprob)).toBeLessThan(1e-3);
     expect(row.tokenLogprobs).toHaveLength(row.generatedIds.length);
     row.tokenLogprobs.forEach((lp, t) => {
       expect(lp).toBeLessThanOrEqual(0);

@@ -21,6 +21,9 @@ const transcription = (text: string): Transcription => ({
   finishReason: "stop",
   tokenLogprobs: [],
   continuations: 0,
+  avgLogprob: -0.1,
+  noSpeechProb: 0,
+  languageProb: null,
   tokens: { prompt: 0, audio: 0, generated: 1 },
   timings: { featuresMs: 0, encoderMs: 0, prefillMs: 0, decodeMs: 0, totalMs: 0 },
 });
