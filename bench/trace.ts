@@ -1,11 +1,11 @@
 import { seededRandom } from "../shared/seeded-random.js";
 import { audioTokenCount, frameCount, type ModelConfig } from "../shared/model-config.js";
 import {
-  itemMaxNewTokens,
   kvBytesPerToken,
   promptTokens,
   weightBytes,
   weightTensors,
+  type Decoding,
   type ItemShape,
   type MemoryDtypes,
 } from "../gpu-worker/scheduler/memory-model.js";
@@ -123,6 +123,15 @@ export const COST = {
    * step without CUDA graphs spends milliseconds here, which would favour batching further.
    */
   callOverheadSeconds: 0,
+  /**
+   * Host loop (decoder.onnx driven from JS, as onnxruntime-node must: no CUDA device tensors): every step is one
+   * session run whose inputs (past KV) go host → device and whose outputs (present KV, logits) come back, plus
+   * the argmax over the vocabulary in JavaScript (measured ≈ 0.175 ms per row per step on this CPU).
+   */
+  hostRunOverheadSeconds: 0.5e-3,
+  jsArgmaxSecondsPerRow: 0.175e-3,
+  /** Graph loop (generate.onnx): one Loop iteration's kernel launches and control flow, no host copies. */
+  loopStepOverheadSeconds: 0.2e-3,
 };
 
 /** What the cost model needs of an item: the planner's view plus the tokens it will really write. */
@@ -197,6 +206,7 @@ export function batchCost(
   dtypes: MemoryDtypes,
   batch: readonly CostItem[],
   encoderSlicesPerCall: number,
+  decoding: Decoding = "host",
 ): BatchCost {
   const m = modelFlops(config, dtypes);
   const timeOf = (flops: number, bytes: number): number =>
@@ -222,17 +232,29 @@ export function batchCost(
   const prefillSeconds = rows === 0 ? 0 : timeOf(prefillFlops, m.decoderWeightBytes);
 
   // Decode: prefill wrote each row's first token; a row leaves when it writes its last (end token or bound).
-  const written = batch.map((item) => Math.min(item.spokenTokens, itemMaxNewTokens(config, item))).sort((a, b) => a - b);
+  // A chunk that outgrows its reservation is continued (decoded again with a doubled bound): its whole length.
+  const written = batch.map((item) => item.spokenTokens).sort((a, b) => a - b);
   const steps = Math.max(0, (written[written.length - 1] ?? 0) - 1);
   const kvPerToken = kvBytesPerToken(config, dtypes.io);
   let decodeSeconds = 0;
   let done = 0;
   for (let step = 1; step <= steps; step++) {
     while (done < written.length && written[done]! <= step) done++;
-    const alive = rows - done;
-    const kvBytes = COST.kvTrafficPerStep * alive * (S + step) * kvPerToken;
+    // The host loop drops rows as they end; the graph loop computes every row until the last one ends.
+    const alive = decoding === "graph" ? rows : rows - done;
+    const cached = alive * (S + step) * kvPerToken;
     const compute = alive * (m.decoderPerToken + m.lmHeadPerRow) + alive * (S + step) * m.decoderAttentionPerToken2;
-    decodeSeconds += timeOf(compute, m.decoderWeightBytes + kvBytes) + (alive * config.qwen3_asr.vocab_size * 4) / COST.hostLinkBytesPerSecond;
+    if (decoding === "graph") {
+      // Attention reads the prompt and generated caches; only the generated part is copied into the next carry.
+      const generatedCopy = 2 * alive * step * kvPerToken;
+      decodeSeconds += timeOf(compute, m.decoderWeightBytes + cached + generatedCopy) + COST.loopStepOverheadSeconds;
+    } else {
+      decodeSeconds +=
+        timeOf(compute, m.decoderWeightBytes + COST.kvTrafficPerStep * cached) +
+        (2 * cached + alive * config.qwen3_asr.vocab_size * 4) / COST.hostLinkBytesPerSecond +
+        COST.hostRunOverheadSeconds +
+        alive * COST.jsArgmaxSecondsPerRow;
+    }
   }
   return {
     seconds: encoderSeconds + prefillSeconds + decodeSeconds,

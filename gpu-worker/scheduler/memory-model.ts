@@ -226,9 +226,17 @@ const elements = (shape: readonly number[]): number => shape.reduce((n, s) => n 
 export function tensorBytes(shape: readonly number[], dtype: WeightsDtype): number {
   const n = elements(shape);
   if (dtype === "float32" || n < MIN_CONVERTED_ELEMENTS) return 4 * n;
-  if (dtype === "int8") return n + 4 * (shape[0] ?? 1);
+  if (dtype === "int8" || dtype === "int4") {
+    // Weight-only MatMulNBits (tools/qwen3_asr/precision.py): matrices packed at 8 or 4 bits with one float32
+    // scale per QUANT_BLOCK values; everything else (norms, convolutions) stays float32.
+    if (shape.length !== 2) return 4 * n;
+    return (dtype === "int8" ? n : n / 2) + (4 * n) / QUANT_BLOCK;
+  }
   return 2 * n;
 }
+
+/** Values per MatMulNBits scale (the converter's default --block-size). */
+export const QUANT_BLOCK = 32;
 
 /** Trained parameters, optionally only those at one placement. */
 export function parameterCount(config: ModelConfig, placement?: Placement): number {
@@ -252,6 +260,15 @@ export function weightBytes(config: ModelConfig, dtype: WeightsDtype, graph?: Gr
     .reduce((sum, t) => sum + t.copies * tensorBytes(t.shape, dtype), 0);
   cache.set(key, bytes);
   return bytes;
+}
+
+/**
+ * generate.onnx embeds each step's token on the device: from lm_head's weight when it is a float matrix (tied,
+ * no extra bytes), from a half-precision copy of the embedding table when lm_head is quantized.
+ */
+export function graphEmbeddingBytes(config: ModelConfig, dtype: WeightsDtype, decoding: Decoding): number {
+  if (decoding !== "graph" || (dtype !== "int8" && dtype !== "int4")) return 0;
+  return config.qwen3_asr.vocab_size * config.qwen3_asr.hidden_size * 2;
 }
 
 // ----------------------------------------------------------------------------------------- tokens and KV
@@ -405,7 +422,7 @@ export function estimateBatchBytes(
       ? rows * S + copies * rows * longestNew // prompt cache once, generated cache `copies` times; rows stay
       : copies * peakKvRowTokens(S, maxNew);
   const terms = {
-    weights: ceil(k.weights, weightBytes(config, dtypes.weights)),
+    weights: ceil(k.weights, weightBytes(config, dtypes.weights) + graphEmbeddingBytes(config, dtypes.weights, decoding)),
     runtimeReserve: calibration.runtimeReserveBytes,
     kvCache: ceil(k.kvCache, kvPerToken * kvTokens),
     encoderActivations: rows === 0 ? 0 : ceil(k.encoderActivations, encoderActivationBytes(config, call)),
