@@ -34,7 +34,7 @@ export class AsrTokenizer {
     // Ids past the tokenizer's vocabulary (embedding rows padded to a round size) carry no text.
     const known = ids.filter((id) => this.tokenizer.id_to_token(id) !== undefined);
     if (known.length === 0) return "";
-    return this.tokenizer.decode(known, { skip_special_tokens: true });
+    return withoutControlCharacters(this.tokenizer.decode(known, { skip_special_tokens: true }));
   }
 
   /** Splits on the `<asr_text>` id rather than on decoded text, so it works whether or not it is "special". */
@@ -49,3 +49,9 @@ export class AsrTokenizer {
     return { language: parseLanguageTag(this.decode(ids.slice(0, split))), text, raw };
   }
 }
+
+/**
+ * Byte-level tokens can spell any byte, so a model that goes astray can write NUL and other C0 controls: they are
+ * never speech, PostgreSQL refuses NUL in text, and subtitles break on them. Tabs and newlines stay.
+ */
+export const withoutControlCharacters = (text: string): string => text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, "");

@@ -2,7 +2,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { fixRepetitions, parseLanguageTag } from "../../gpu-worker/engine/asr-output.js";
 import { loadModelDirectory } from "../../gpu-worker/engine/model-dir.js";
-import { AsrTokenizer } from "../../gpu-worker/engine/tokenizer.js";
+import { AsrTokenizer, withoutControlCharacters } from "../../gpu-worker/engine/tokenizer.js";
 
 const model = loadModelDirectory(fileURLToPath(new URL("../fixtures/models/tiny-random", import.meta.url)));
 const tokenizer = new AsrTokenizer(model.tokenizerJson, model.config);
@@ -41,5 +41,12 @@ describe("parsing model output", () => {
     expect(fixRepetitions("a".repeat(30) + "b")).toBe("ab");
     expect(fixRepetitions("ha ".repeat(25) + "end")).toBe("ha end");
     expect(fixRepetitions("the the the end")).toBe("the the the end");
+  });
+});
+
+describe("control characters in model output", () => {
+  it("are dropped: a model that goes astray can spell NUL byte by byte, which PostgreSQL refuses in text", () => {
+    expect(withoutControlCharacters("a\u0000b\u0007c\u001Fd\u007F")).toBe("abcd");
+    expect(withoutControlCharacters("line one\nline two\tend")).toBe("line one\nline two\tend");
   });
 });

@@ -95,6 +95,8 @@ describe("fault injection", () => {
     await stack.waitUntil(allFinished(stack, ids.length), 120_000, "the sweeper to recover every job");
     const counts = await stack.counts();
     report("SQS restart", counts);
+    const failures = await stack.database.db.select({ id: jobs.id, code: jobs.errorCode, message: jobs.errorMessage }).from(jobs).where(eq(jobs.status, "failed"));
+    expect(failures).toEqual([]);
     expect(counts).toMatchObject({ submitted: 3, completed: 3, billed: 3 });
   }, 180_000);
 

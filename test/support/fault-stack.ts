@@ -14,7 +14,7 @@ import { startWorker, type RunningWorker } from "../../gpu-worker/main.js";
 import { FsBlobStore } from "../../shared/adapters/fs-blob-store.js";
 import { sqsJobQueue, type SqsJobQueue } from "../../shared/adapters/sqs.js";
 import { parseServiceConfig, type ServiceConfig, type ServiceConfigInput } from "../../shared/config.js";
-import { silentLogger } from "../../shared/logger.js";
+import { createLogger, silentLogger } from "../../shared/logger.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 
@@ -107,7 +107,9 @@ export async function startFaultStack(databaseUrl: string, overrides: ServiceCon
       return fetch(`${edge.url}/v1/transcriptions`, { method: "POST", headers: { Authorization: `Bearer ${apiKey}` }, body: form });
     },
     async startWorker(engine) {
-      const worker = await startWorker({ config, database, blobs, queue, logger: silentLogger, engine });
+      const worker = await startWorker({ config, database, blobs, queue, // DEBUG_FAULTS=1 prints the in-process worker's log lines.
+        logger: process.env.DEBUG_FAULTS ? createLogger({ service: "gpu-worker" }) : silentLogger,
+        engine });
       workers.push(worker);
       return worker;
     },
