@@ -107,9 +107,9 @@ export async function startFaultStack(databaseUrl: string, overrides: ServiceCon
       return fetch(`${edge.url}/v1/transcriptions`, { method: "POST", headers: { Authorization: `Bearer ${apiKey}` }, body: form });
     },
     async startWorker(engine) {
-      const worker = await startWorker({ config, database, blobs, queue, // DEBUG_FAULTS=1 prints the in-process worker's log lines.
-        logger: process.env.DEBUG_FAULTS ? createLogger({ service: "gpu-worker" }) : silentLogger,
-        engine });
+      // DEBUG_FAULTS=1 prints the in-process worker's log lines.
+      const logger = process.env.DEBUG_FAULTS ? createLogger({ service: "gpu-worker" }) : silentLogger;
+      const worker = await startWorker({ config, database, blobs, queue, logger, engine });
       workers.push(worker);
       return worker;
     },
