@@ -8,9 +8,10 @@ import { languageName } from "../shared/languages.js";
 import type { Logger } from "../shared/logger.js";
 import { billableSeconds } from "../shared/metering.js";
 import { jobMessageSchema, type JobQueueReceiver, type ReceivedMessage } from "../shared/queue.js";
-import { detectSpeechByEnergy, planChunks, type AudioChunk, type SpeechDetector } from "./audio/chunk.js";
+import { detectSpeechByEnergy, type AudioChunk, type SpeechDetector } from "./audio/chunk.js";
 import { decodeAudio } from "./audio/decode.js";
 import { mergeChunkTranscripts } from "./audio/merge.js";
+import { planJobChunks } from "./audio/plan-job.js";
 import { Batcher, type BatchReport, type ChunkOutcome, type ChunkWork } from "./batcher.js";
 import type { Qwen3AsrEngine } from "./engine/engine.js";
 import { MessageLeases, type Lease } from "./leases.js";
@@ -266,25 +267,12 @@ export class WorkerService {
     }
   }
 
-  /** Short audio is one chunk, untouched; long audio is cut at pauses with silence skipped. */
+  /** Short audio is one chunk, untouched; long audio is cut at pauses with silence skipped (planJobChunks). */
   private async plan(pcm: Float32Array): Promise<AudioChunk[]> {
-    const { chunking } = this.deps.config;
-    const seconds = pcm.length / SAMPLE_RATE;
     const speech = this.deps.speechDetector
       ? await this.deps.speechDetector.detect(pcm, SAMPLE_RATE)
       : detectSpeechByEnergy(pcm, SAMPLE_RATE);
-    if (seconds <= chunking.chunkSeconds) {
-      // A short file is one chunk as it is, unless it holds no speech at all: then there is nothing to
-      // transcribe (a model asked anyway may invent a sentence).
-      if (!speech.isSpeech.includes(1)) return [];
-      return [{ index: 0, startSample: 0, endSample: pcm.length, startSeconds: 0, endSeconds: seconds, overlapSamples: 0, endReason: "speech-end" }];
-    }
-    return planChunks(pcm, SAMPLE_RATE, {
-      chunkSeconds: chunking.chunkSeconds,
-      overlapSeconds: chunking.overlapSeconds,
-      skipSilenceSeconds: chunking.skipSilenceSeconds,
-      speech,
-    });
+    return planJobChunks(pcm, SAMPLE_RATE, speech, this.deps.config.chunking);
   }
 
   private progressOf(active: ActiveJob): number {
