@@ -13,7 +13,10 @@ import { parseArgs } from "node:util";
 interface Job {
   id: string;
   status: string;
+  /** fetching, decoding or transcribing while processing (older servers: absent). */
+  phase?: string | null;
   progress: number;
+  no_speech?: boolean | null;
   error: { code: string; message: string } | null;
 }
 
@@ -70,15 +73,16 @@ export async function transcribeCommand(
   }
   const interactive = Boolean(err.isTTY);
   while (!["completed", "failed", "canceled"].includes(job.status)) {
-    err.write(`${interactive ? "\r" : ""}${progressBar(job.progress)} ${job.status.padEnd(10)}${interactive ? "" : "\n"}`);
+    err.write(`${interactive ? "\r" : ""}${progressBar(job.progress)} ${(job.phase ?? job.status).padEnd(12)}${interactive ? "" : "\n"}`);
     await new Promise((r) => setTimeout(r, Number(values.interval)));
     job = (await (await api(base, key, `/v1/transcriptions/${job.id}`)).json()) as Job;
   }
-  err.write(`${interactive ? "\r" : ""}${progressBar(job.status === "completed" ? 1 : job.progress)} ${job.status.padEnd(10)}\n`);
+  err.write(`${interactive ? "\r" : ""}${progressBar(job.status === "completed" ? 1 : job.progress)} ${job.status.padEnd(12)}\n`);
   if (job.status !== "completed") {
     err.write(`job ${job.id} ${job.status}${job.error ? `: ${job.error.code}: ${job.error.message}` : ""}\n`);
     return 1;
   }
+  if (job.no_speech) err.write("no speech in the audio (empty transcript, not billed)\n");
   out.write(await (await api(base, key, `/v1/transcriptions/${job.id}/transcript?format=${values.format}`)).text());
   if (values.format === "txt") out.write("\n");
   return 0;

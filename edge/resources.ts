@@ -1,4 +1,4 @@
-import type { Job, Transcript } from "../db/schema.js";
+import type { Job, JobPhase, Transcript } from "../db/schema.js";
 import { languageCode } from "../shared/languages.js";
 
 /** The public shape of a transcription job. */
@@ -6,6 +6,8 @@ export interface JobResource {
   id: string;
   object: "transcription";
   status: Job["status"];
+  /** What a processing job is doing: fetching, decoding, transcribing; null otherwise. */
+  phase: JobPhase | null;
   progress: number;
   created_at: string;
   updated_at: string;
@@ -13,6 +15,8 @@ export interface JobResource {
   duration_seconds: number | null;
   language: string | null;
   text: string | null;
+  /** Completed jobs: true when the audio held no speech (text is empty, nothing billed); null until then. */
+  no_speech: boolean | null;
   segments: { id: number; start: number; end: number; text: string }[] | null;
   webhook_url: string | null;
   audio: { bytes: number; content_type: string; filename: string | null; deleted: boolean };
@@ -27,6 +31,7 @@ export function jobResource(job: Job, transcript: Transcript | null = null): Job
     id: job.id,
     object: "transcription",
     status: job.status,
+    phase: job.status === "processing" ? (job.phase ?? "fetching") : null,
     progress: job.status === "completed" ? 1 : Math.round(job.progress * 1000) / 1000,
     created_at: job.createdAt.toISOString(),
     updated_at: job.updatedAt.toISOString(),
@@ -34,6 +39,7 @@ export function jobResource(job: Job, transcript: Transcript | null = null): Job
     duration_seconds: job.durationSeconds,
     language: detected ? (languageCode(detected) ?? detected) : job.language,
     text: transcript?.text ?? null,
+    no_speech: job.status === "completed" ? (job.noSpeech ?? (transcript ? transcript.text.trim() === "" : false)) : null,
     segments: transcript ? transcript.segments.map((s, i) => ({ id: i, start: s.start, end: s.end, text: s.text })) : null,
     webhook_url: job.webhookUrl,
     audio: { bytes: job.audioBytes, content_type: job.contentType, filename: job.filename, deleted: job.audioKey === null },

@@ -16,7 +16,8 @@ import { Batcher, type BatchReport, type ChunkOutcome, type ChunkWork } from "./
 import type { Qwen3AsrEngine } from "./engine/engine.js";
 import { MessageLeases, type Lease } from "./leases.js";
 import type { PlannerConfig } from "./scheduler/planner.js";
-import { claimJob, completeJob, failJob, finishedChunks, saveChunk, saveProgress, setChunkPlan } from "./store.js";
+import { overallProgress, ProgressReporter } from "./job-progress.js";
+import { claimJob, completeJob, failJob, finishedChunks, savePhase, saveChunk, saveProgress, setChunkPlan } from "./store.js";
 
 interface ChunkResult {
   text: string;
@@ -198,13 +199,25 @@ export class WorkerService {
     const job = claim.job;
     const lease = this.leases.hold(message, jobId);
     const log = logger.child({ jobId });
+    // Progress from the first second: the phase is written as soon as it starts, decoding reports as it goes.
+    const progress = new ProgressReporter(
+      (update) => savePhase(db, job.id, update.phase, update.progress).catch((error: unknown) => log.warn("progress write failed", { error })),
+      config.worker.progressIntervalMs,
+    );
     try {
+      await progress.report("fetching", 0);
       const bytes = job.audioKey ? await blobs.get(job.audioKey) : null;
       if (!bytes) {
         await this.fail(job.id, lease, "audio_missing", "the uploaded audio is no longer in storage");
         return;
       }
-      const decoded = await decodeAudio(bytes, { maxDurationSeconds: config.limits.maxDurationSeconds, minDurationSeconds: 0 });
+      await progress.report("decoding", 0);
+      const decoded = await decodeAudio(bytes, {
+        maxDurationSeconds: config.limits.maxDurationSeconds,
+        minDurationSeconds: 0,
+        onProgress: (fraction) => void progress.report("decoding", fraction),
+      });
+      await progress.report("decoding", 1, { force: true });
       let forcedLanguage: string | undefined;
       if (job.language) {
         forcedLanguage = languageName(job.language) ?? undefined;
@@ -230,7 +243,7 @@ export class WorkerService {
           active.results.set(done.chunkIndex, { text: done.text, language: done.language ?? "", tokens: done.tokenCount ?? 0 });
         }
       }
-      await setChunkPlan(db, job.id, chunks.length, active.results.size, this.progressOf(active));
+      await setChunkPlan(db, job.id, chunks.length, active.results.size, overallProgress("transcribing", this.progressOf(active)));
       this.active.set(job.id, active);
       log.info("job started", { chunks: chunks.length, resumed: active.results.size, durationSeconds: decoded.durationSeconds, attempt: job.attempts });
       if (active.results.size === chunks.length) {
@@ -314,7 +327,7 @@ export class WorkerService {
         const now = Date.now();
         if (active.results.size < active.chunks.length && now - active.lastProgressWrite >= config.worker.progressIntervalMs) {
           active.lastProgressWrite = now;
-          const status = await saveProgress(db, active.job.id, active.results.size, this.progressOf(active));
+          const status = await saveProgress(db, active.job.id, active.results.size, overallProgress("transcribing", this.progressOf(active)));
           if (status !== "processing") {
             logger.info("job no longer processing; dropping its work", { jobId: active.job.id, status });
             this.batcher.drop(active.job.id);
@@ -339,18 +352,22 @@ export class WorkerService {
     const ordered = active.chunks.map((c) => ({ chunk: c, result: active.results.get(c.index) as ChunkResult }));
     const merged = mergeChunkTranscripts(ordered.map(({ chunk, result }) => ({ startSeconds: chunk.startSeconds, endSeconds: chunk.endSeconds, text: result.text })));
     const language = active.forcedLanguage ?? majority(ordered.map((o) => o.result.language).filter(Boolean));
+    // No speech (nothing for the model, or nothing it heard): an empty transcript that is marked so and not
+    // billed. A job with speech is never completed empty unmarked.
+    const noSpeech = merged.text.trim() === "";
     const job = await completeJob(db, active.job.id, {
-      text: merged.text,
-      segments: merged.segments.map((s, id) => ({ id, start: round3(s.start), end: round3(s.end), text: s.text })),
+      noSpeech,
+      text: noSpeech ? "" : merged.text,
+      segments: noSpeech ? [] : merged.segments.map((s, id) => ({ id, start: round3(s.start), end: round3(s.end), text: s.text })),
       language: language || null,
       durationSeconds: active.durationSeconds,
-      billableSeconds: billableSeconds(active.durationSeconds, config.metering.minimumBillableSeconds),
+      billableSeconds: noSpeech ? 0 : billableSeconds(active.durationSeconds, config.metering.minimumBillableSeconds),
     });
     this.active.delete(active.job.id);
     await this.leases.ack(active.lease);
     this.wakePoller();
     if (job) {
-      logger.info("job completed", { jobId: job.id, durationSeconds: active.durationSeconds, chunks: active.chunks.length });
+      logger.info("job completed", { jobId: job.id, durationSeconds: active.durationSeconds, chunks: active.chunks.length, noSpeech });
       this.deps.onJobFinished?.(job);
     } else {
       logger.info("job was already finished elsewhere; nothing written", { jobId: active.job.id });

@@ -167,7 +167,8 @@ describe("fault injection", () => {
 
   it("poison messages end in the dead-letter queue or as a failed job, and never block the queue", async () => {
     const stack = await stackOnTestDatabase();
-    await stack.startWorker();
+    // The worker starts only once every poison message and the garbage blob are in place: a worker already
+    // polling could read the upload's good audio before it is overwritten, and complete the job.
     await stack.queue.send({ v: 1, jobId: "tr_does_not_exist", enqueuedAt: new Date().toISOString() });
     const raw = (await import("@aws-sdk/client-sqs")).SendMessageCommand;
     const { createSqsClient } = await import("../../shared/adapters/sqs.js");
@@ -179,6 +180,7 @@ describe("fault injection", () => {
     const [row] = await stack.database.db.select().from(jobs).where(eq(jobs.id, id));
     const { writeFileSync } = await import("node:fs");
     writeFileSync(`${stack.blobDir}/${row.audioKey}`, new Uint8Array(4000).fill(7));
+    await stack.startWorker();
     // A healthy job behind them still completes.
     const [ok] = await submit(stack, 1, 2);
     await stack.waitUntil(allFinished(stack, 2), 60_000, "both jobs to finish");
