@@ -31,7 +31,7 @@ describe("speech is never lost, and no speech is said so", () => {
 
   async function upload(bytes: Buffer, name: string, type: string): Promise<string> {
     const form = new FormData();
-    form.append("file", new Blob([bytes], { type }), name);
+    form.append("file", new Blob([new Uint8Array(bytes)], { type }), name);
     const created = await stack.request("/v1/transcriptions", { method: "POST", body: form });
     expect(created.status).toBe(202);
     const body = (await created.json()) as JobBody & { id: string };
