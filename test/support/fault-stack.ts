@@ -12,7 +12,8 @@ import { createApiKey } from "../../edge/store/api-keys.js";
 import type { Qwen3AsrEngine } from "../../gpu-worker/engine/engine.js";
 import { startWorker, type RunningWorker } from "../../gpu-worker/main.js";
 import { FsBlobStore } from "../../shared/adapters/fs-blob-store.js";
-import { sqsJobQueue, type SqsJobQueue } from "../../shared/adapters/sqs.js";
+import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import { createSqsClient, sqsJobQueue, type SqsJobQueue } from "../../shared/adapters/sqs.js";
 import { parseServiceConfig, type ServiceConfig, type ServiceConfigInput } from "../../shared/config.js";
 import { silentLogger } from "../../shared/logger.js";
 
@@ -64,6 +65,8 @@ export interface FaultStack {
   restartSqs(): Promise<void>;
   counts(): Promise<{ submitted: number; completed: number; failed: number; billed: number; webhooksDelivered: number }>;
   waitUntil(predicate: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void>;
+  /** Messages in the job queue, visible, in flight or delayed: 0 once every delivery has been acknowledged. */
+  queuedMessages(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -176,6 +179,18 @@ export async function startFaultStack(databaseUrl: string, overrides: ServiceCon
         await new Promise((r) => setTimeout(r, 200));
       }
     },
+    async queuedMessages() {
+      const client = createSqsClient({ queueUrl: sqs.queueUrl, endpoint: sqs.endpoint });
+      const { Attributes: a = {} } = await client
+        .send(
+          new GetQueueAttributesCommand({
+            QueueUrl: sqs.queueUrl,
+            AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"],
+          }),
+        )
+        .finally(() => client.destroy());
+      return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(a.ApproximateNumberOfMessagesDelayed ?? 0);
+    },
     async stop() {
       for (const p of processes) if (p.child.exitCode === null) p.child.kill("SIGKILL");
       await Promise.all(workers.map((w) => w.stop().catch(() => undefined)));
@@ -187,6 +202,25 @@ export async function startFaultStack(databaseUrl: string, overrides: ServiceCon
     },
   };
   return stack;
+}
+
+/**
+ * An engine whose batches wait until `gate` resolves: a job stays in the engine for exactly as long as a test
+ * needs (until a second worker has claimed it, say), instead of for a delay that is hoped to be long enough.
+ */
+export function gatedEngine(engine: Qwen3AsrEngine, gate: Promise<void>): Qwen3AsrEngine {
+  return new Proxy(engine, {
+    get(target, property, receiver) {
+      if (property === "transcribe") {
+        return async (...args: Parameters<Qwen3AsrEngine["transcribe"]>) => {
+          await gate;
+          return target.transcribe(...args);
+        };
+      }
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
 
 /** An engine that takes `delayMs` longer per batch: work that outlasts visibility timeouts and leaves time to act. */
