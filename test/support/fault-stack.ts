@@ -12,10 +12,10 @@ import { createApiKey } from "../../edge/store/api-keys.js";
 import type { Qwen3AsrEngine } from "../../gpu-worker/engine/engine.js";
 import { startWorker, type RunningWorker } from "../../gpu-worker/main.js";
 import { FsBlobStore } from "../../shared/adapters/fs-blob-store.js";
-import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
-import { createSqsClient, sqsJobQueue, type SqsJobQueue } from "../../shared/adapters/sqs.js";
+import { sqsJobQueue, type SqsJobQueue } from "../../shared/adapters/sqs.js";
 import { parseServiceConfig, type ServiceConfig, type ServiceConfigInput } from "../../shared/config.js";
 import { silentLogger } from "../../shared/logger.js";
+import { queuedMessages } from "./sqs-depth.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 
@@ -179,17 +179,8 @@ export async function startFaultStack(databaseUrl: string, overrides: ServiceCon
         await new Promise((r) => setTimeout(r, 200));
       }
     },
-    async queuedMessages() {
-      const client = createSqsClient({ queueUrl: sqs.queueUrl, endpoint: sqs.endpoint });
-      const { Attributes: a = {} } = await client
-        .send(
-          new GetQueueAttributesCommand({
-            QueueUrl: sqs.queueUrl,
-            AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"],
-          }),
-        )
-        .finally(() => client.destroy());
-      return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(a.ApproximateNumberOfMessagesDelayed ?? 0);
+    queuedMessages() {
+      return queuedMessages(sqs);
     },
     async stop() {
       for (const p of processes) if (p.child.exitCode === null) p.child.kill("SIGKILL");
