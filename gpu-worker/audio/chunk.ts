@@ -35,7 +35,7 @@ export interface SpeechDetector {
 export interface EnergyDetectorOptions {
   frameSeconds: number;
   /**
-   * A clip whose loudest frame is below this (dBFS, RMS) holds no speech: all-silent or dither-only audio gives
+   * A clip whose loudest 100 ms is below this (dBFS, RMS) holds no speech: all-silent or dither-only audio gives
    * no chunks. Frames themselves are judged only relative to the clip, so gain never changes a decision above it.
    */
   absoluteFloorDb: number;
