@@ -2,8 +2,9 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jobs, usageRecords } from "../../db/schema.js";
-import { startStack, type Stack } from "../support/stack.js";
+import { Webhook } from "standardwebhooks";
+import { jobs, usageRecords, webhookDeliveries } from "../../db/schema.js";
+import { startStack, webhookReceiver, type Stack } from "../support/stack.js";
 
 // The model `npm start` ships: it really transcribes the espeak-ng sentence in the corpus file.
 const MODEL = fileURLToPath(new URL("../../models/qwen3-asr-synth-en", import.meta.url));
@@ -22,16 +23,20 @@ interface JobBody {
 
 describe("speech is never lost, and no speech is said so", () => {
   let stack: Stack;
+  let hooks: Awaited<ReturnType<typeof webhookReceiver>>;
   beforeAll(async () => {
+    hooks = await webhookReceiver();
     stack = await startStack("postgres", { model: { dir: MODEL } });
   }, 120_000);
   afterAll(async () => {
     await stack?.stop();
+    await hooks?.close();
   });
 
-  async function upload(bytes: Buffer, name: string, type: string): Promise<string> {
+  async function upload(bytes: Buffer, name: string, type: string, webhook = false): Promise<string> {
     const form = new FormData();
     form.append("file", new Blob([new Uint8Array(bytes)], { type }), name);
+    if (webhook) form.append("webhook_url", hooks.url);
     const created = await stack.request("/v1/transcriptions", { method: "POST", body: form });
     expect(created.status).toBe(202);
     const body = (await created.json()) as JobBody & { id: string };
@@ -70,11 +75,26 @@ describe("speech is never lost, and no speech is said so", () => {
   }, 120_000);
 
   it("completes audio without speech with an empty text, no_speech: true, and bills nothing", async () => {
-    const id = await upload(silentFile, "silence.wav", "audio/wav");
+    const id = await upload(silentFile, "silence.wav", "audio/wav", true);
     const [job] = (await follow(id)).slice(-1);
     expect(job).toMatchObject({ status: "completed", text: "", no_speech: true, progress: 1 });
     const [usage] = await stack.database.db.select().from(usageRecords).where(eq(usageRecords.jobId, id));
     expect(usage.billableSeconds).toBe(0);
     expect(usage.audioSeconds).toBeCloseTo(job.duration_seconds as number, 6);
+    // The completion webhook says so too.
+    const deadline = Date.now() + 30_000;
+    const delivered = async () =>
+      (await stack.database.db.select({ status: webhookDeliveries.status }).from(webhookDeliveries).where(eq(webhookDeliveries.jobId, id)))[0]?.status === "succeeded";
+    while (!(await delivered())) {
+      if (Date.now() > deadline) throw new Error("the completion webhook was not delivered");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const [hook] = hooks.received;
+    const event = new Webhook(stack.webhookSecret).verify(hook.body, {
+      "webhook-id": String(hook.headers["webhook-id"]),
+      "webhook-timestamp": String(hook.headers["webhook-timestamp"]),
+      "webhook-signature": String(hook.headers["webhook-signature"]),
+    }) as { type: string; data: { id: string; no_speech: boolean } };
+    expect(event).toMatchObject({ type: "transcription.completed", data: { id, no_speech: true } });
   }, 120_000);
 });
