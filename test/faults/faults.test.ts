@@ -95,7 +95,8 @@ describe("fault injection", () => {
     await stack.waitUntil(allFinished(stack, ids.length), 120_000, "the sweeper to recover every job");
     const counts = await stack.counts();
     report("SQS restart", counts);
-    expect(counts).toMatchObject({ submitted: 3, completed: 3, billed: 3 });
+    const failures = await stack.database.db.select({ code: jobs.errorCode, message: jobs.errorMessage, attempts: jobs.attempts }).from(jobs).where(eq(jobs.status, "failed"));
+    expect(counts, JSON.stringify(failures)).toMatchObject({ submitted: 3, completed: 3, billed: 3 });
   }, 180_000);
 
   it("4. two workers take the same job (duplicate delivery while it runs): one completion, one bill, one webhook", async () => {
