@@ -161,7 +161,12 @@ describe("fault injection", () => {
     );
     const hooks = await webhookReceiver(() => 200, port);
     cleanups.push(() => hooks.close());
-    await stack.waitUntil(async () => new Set(hooks.received.map((h) => h.headers["webhook-id"])).size === 3, 60_000, "three events delivered");
+    // Received is not yet recorded: the delivery is `succeeded` only once the dispatcher has the 200 and writes it.
+    await stack.waitUntil(
+      async () => new Set(hooks.received.map((h) => h.headers["webhook-id"])).size === 3 && (await stack.counts()).webhooksDelivered === 3,
+      60_000,
+      "three events delivered and recorded",
+    );
     for (const hook of hooks.received) {
       const payload = new Webhook(stack.webhookSecret).verify(hook.body, {
         "webhook-id": String(hook.headers["webhook-id"]),
