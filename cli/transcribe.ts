@@ -12,7 +12,10 @@ import { DEFAULT_INTERVAL_MS, EXIT, parseTranscribeArgs, USAGE, UsageError, type
 interface Job {
   id: string;
   status: string;
+  /** fetching, decoding or transcribing while processing (older servers: absent). */
+  phase?: string | null;
   progress: number;
+  no_speech?: boolean | null;
   error: { code: string; message: string } | null;
 }
 
@@ -124,7 +127,7 @@ async function run(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Writa
   const interactive = Boolean(err.isTTY);
   let retryAfterMs = DEFAULT_INTERVAL_MS;
   while (!["completed", "failed", "canceled"].includes(job.status)) {
-    err.write(`${interactive ? "\r" : ""}${progressBar(job.progress)} ${job.status.padEnd(10)}${interactive ? "" : "\n"}`);
+    err.write(`${interactive ? "\r" : ""}${progressBar(job.progress)} ${(job.phase ?? job.status).padEnd(12)}${interactive ? "" : "\n"}`);
     await sleep(options.intervalMs ?? retryAfterMs);
     const res = await api(options, key, `/v1/transcriptions/${job.id}`);
     // The server says how often to poll an unfinished job; --interval overrides it.
@@ -132,11 +135,12 @@ async function run(argv: string[], out: NodeJS.WritableStream, err: NodeJS.Writa
     retryAfterMs = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : DEFAULT_INTERVAL_MS;
     job = (await res.json()) as Job;
   }
-  err.write(`${interactive ? "\r" : ""}${progressBar(job.status === "completed" ? 1 : job.progress)} ${job.status.padEnd(10)}\n`);
+  err.write(`${interactive ? "\r" : ""}${progressBar(job.status === "completed" ? 1 : job.progress)} ${job.status.padEnd(12)}\n`);
   if (job.status !== "completed") {
     err.write(`job ${job.id} ${job.status}${job.error ? `: ${job.error.code}: ${job.error.message}` : ""}\n`);
     return EXIT.jobFailed;
   }
+  if (job.no_speech) err.write("no speech in the audio (empty transcript, not billed)\n");
   const transcript = await (await api(options, key, `/v1/transcriptions/${job.id}/transcript?format=${options.format}`)).text();
   out.write(transcript);
   if (!transcript.endsWith("\n")) out.write("\n");

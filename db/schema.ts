@@ -2,6 +2,7 @@ import { relations, sql, type SQL } from "drizzle-orm";
 import {
   bigint,
   bigserial,
+  boolean,
   check,
   doublePrecision,
   index,
@@ -28,6 +29,10 @@ function oneOf(column: AnyPgColumn, values: readonly string[]): SQL {
 
 export const jobStatuses = ["queued", "processing", "completed", "failed", "canceled"] as const;
 export type JobStatus = (typeof jobStatuses)[number];
+
+/** What a processing job is doing now; its progress fraction runs through them in this order. */
+export const jobPhases = ["fetching", "decoding", "transcribing"] as const;
+export type JobPhase = (typeof jobPhases)[number];
 
 export const webhookDeliveryStatuses = ["pending", "delivering", "succeeded", "failed", "gave_up"] as const;
 export type WebhookDeliveryStatus = (typeof webhookDeliveryStatuses)[number];
@@ -88,6 +93,10 @@ export const jobs = pgTable(
     webhookUrl: text("webhook_url"),
     attempts: integer("attempts").notNull().default(0),
     progress: real("progress").notNull().default(0),
+    // Set while processing; null before (queued). Kept after the job finishes: the last phase reached.
+    phase: text("phase", { enum: jobPhases }),
+    // Set on completion: true when the audio held no speech (empty text, not billed).
+    noSpeech: boolean("no_speech"),
     chunksTotal: integer("chunks_total"),
     chunksDone: integer("chunks_done").notNull().default(0),
     errorCode: text("error_code"),
@@ -115,6 +124,7 @@ export const jobs = pgTable(
     check("jobs_duration_non_negative", sql`${t.durationSeconds} >= 0`),
     check("jobs_attempts_non_negative", sql`${t.attempts} >= 0`),
     check("jobs_progress_fraction", sql`${t.progress} between 0 and 1`),
+    check("jobs_phase_valid", oneOf(t.phase, jobPhases)),
     check(
       "jobs_chunks_in_range",
       sql`${t.chunksDone} >= 0 and (${t.chunksTotal} is null or ${t.chunksDone} <= ${t.chunksTotal})`,
@@ -364,6 +374,9 @@ export const workerHeartbeats = pgTable(
     updatedAt: timestamptz("updated_at").notNull().defaultNow(),
     // Set on a graceful stop; a row that stops updating without it belongs to a worker that died.
     stoppedAt: timestamptz("stopped_at"),
+    // Set by the first heartbeat after a stop signal: a worker silent after this was stopping, not crashing
+    // (its last write, stopped_at, may not land before the process exits).
+    stoppingSince: timestamptz("stopping_since"),
   },
   (t) => [
     index("worker_heartbeats_updated_idx").on(t.updatedAt),

@@ -1,4 +1,4 @@
-import type { Job, Transcript } from "../db/schema.js";
+import type { Job, JobPhase, Transcript } from "../db/schema.js";
 import { languageCode } from "../shared/languages.js";
 
 /** The public shape of a transcription job. */
@@ -6,6 +6,8 @@ export interface JobResource {
   id: string;
   object: "transcription";
   status: Job["status"];
+  /** What a processing job is doing: fetching, decoding, transcribing; null otherwise. */
+  phase: JobPhase | null;
   progress: number;
   created_at: string;
   updated_at: string;
@@ -37,6 +39,7 @@ export function jobResource(job: Job, transcript: Transcript | null = null): Job
     id: job.id,
     object: "transcription",
     status: job.status,
+    phase: job.status === "processing" ? (job.phase ?? "fetching") : null,
     progress: job.status === "completed" ? 1 : Math.round(job.progress * 1000) / 1000,
     created_at: job.createdAt.toISOString(),
     updated_at: job.updatedAt.toISOString(),
@@ -49,7 +52,7 @@ export function jobResource(job: Job, transcript: Transcript | null = null): Job
       : null,
     confidence: transcript?.avgLogprob != null ? Math.round(Math.exp(transcript.avgLogprob) * 10000) / 10000 : null,
     language_probability: transcript?.languageProbability ?? null,
-    no_speech: job.status === "completed" && transcript ? transcript.text.trim() === "" : null,
+    no_speech: job.status === "completed" ? (job.noSpeech ?? (transcript ? transcript.text.trim() === "" : false)) : null,
     webhook_url: job.webhookUrl,
     audio: { bytes: job.audioBytes, content_type: job.contentType, filename: job.filename, deleted: job.audioKey === null },
     error: job.errorCode ? { code: job.errorCode, message: job.errorMessage ?? "" } : null,

@@ -40,6 +40,7 @@ export class Heartbeat {
   private firing = new Map<RuleId, Recommendation>();
   private failing = false;
   private stopped = false;
+  private stoppingSince: Date | null = null;
 
   constructor(private readonly options: HeartbeatOptions) {}
 
@@ -70,6 +71,18 @@ export class Heartbeat {
     );
     this.chain = next;
     return next;
+  }
+
+  /**
+   * First thing on a stop signal: one heartbeat that says the worker is stopping, so a dashboard that sees it
+   * go silent afterwards knows it stopped and did not crash, even if the final `stopped_at` write never lands.
+   */
+  async markStopping(): Promise<void> {
+    if (this.stoppingSince || this.stopped) return;
+    this.stoppingSince = this.now();
+    let timeout: NodeJS.Timeout | undefined;
+    await Promise.race([this.tick(), new Promise<void>((resolve) => (timeout = setTimeout(resolve, STOP_WRITE_TIMEOUT_MS)))]);
+    clearTimeout(timeout);
   }
 
   async stop(): Promise<void> {
@@ -104,6 +117,7 @@ export class Heartbeat {
       samples: [...window.samples],
       updatedAt: now,
       stoppedAt: null,
+      stoppingSince: this.stoppingSince,
     };
     try {
       await db.insert(workerHeartbeats).values(row).onConflictDoUpdate({ target: workerHeartbeats.workerId, set: row });

@@ -6,6 +6,10 @@ import { decodeAudio, type DecodedAudio } from "./audio/decode.js";
  * reads headers only, so what they claim (a length, frames that are not there) is checked here: the job then
  * fails with the AudioError's code, the one the Node edge answers 422 or 415 with, and bills nothing.
  */
-export function decodeJobAudio(bytes: Uint8Array, limits: ServiceConfig["limits"]): Promise<DecodedAudio> {
-  return decodeAudio(bytes, { maxDurationSeconds: limits.maxDurationSeconds, minDurationSeconds: limits.minDurationSeconds });
+export function decodeJobAudio(
+  bytes: Uint8Array,
+  limits: ServiceConfig["limits"],
+  onProgress?: (fraction: number) => void,
+): Promise<DecodedAudio> {
+  return decodeAudio(bytes, { maxDurationSeconds: limits.maxDurationSeconds, minDurationSeconds: limits.minDurationSeconds, onProgress });
 }

@@ -97,6 +97,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     maintenance,
     observability,
     async stop() {
+      await observability.heartbeat.markStopping();
       await service.stop();
       await Promise.all([dispatcher.stop(), maintenance.stop()]);
       await observability.stop();

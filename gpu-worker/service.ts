@@ -8,9 +8,10 @@ import { languageName } from "../shared/languages.js";
 import type { Logger } from "../shared/logger.js";
 import { billableSeconds } from "../shared/metering.js";
 import { jobMessageSchema, type JobQueueReceiver, type ReceivedMessage } from "../shared/queue.js";
-import { detectSpeechByEnergy, planChunks, type AudioChunk, type SpeechDetector } from "./audio/chunk.js";
+import { detectSpeechByEnergy, type AudioChunk, type SpeechDetector } from "./audio/chunk.js";
 import { decodeJobAudio } from "./job-audio.js";
 import { mergeChunkTranscripts } from "./audio/merge.js";
+import { planJobChunks } from "./audio/plan-job.js";
 import { chunkingForModel } from "./audio/segment-length.js";
 import { Batcher, type BatchReport, type ChunkOutcome, type ChunkWork } from "./batcher.js";
 import type { Qwen3AsrEngine } from "./engine/engine.js";
@@ -20,7 +21,8 @@ import type { Adjustment, MemoryFeedback } from "./scheduler/memory-feedback.js"
 import type { PlannerConfig } from "./scheduler/planner.js";
 import { isNoSpeech, noSpeechThresholds } from "../shared/no-speech.js";
 import { jobConfidence, segmentScores, type ScoredChunk } from "./transcript-confidence.js";
-import { claimJob, completeJob, failJob, finishedChunks, saveChunk, saveProgress, setChunkPlan } from "./store.js";
+import { overallProgress, ProgressReporter } from "./job-progress.js";
+import { claimJob, completeJob, failJob, finishedChunks, savePhase, saveChunk, saveProgress, setChunkPlan } from "./store.js";
 
 interface ChunkResult {
   text: string;
@@ -214,7 +216,13 @@ export class WorkerService {
     const job = claim.job;
     const lease = this.leases.hold(message, jobId);
     const log = logger.child({ jobId });
+    // Progress from the first second: the phase is written as soon as it starts, decoding reports as it goes.
+    const progress = new ProgressReporter(
+      (update) => savePhase(db, job.id, update.phase, update.progress).catch((error: unknown) => log.warn("progress write failed", { error })),
+      config.worker.progressIntervalMs,
+    );
     try {
+      await progress.report("fetching", 0);
       const bytes = job.audioKey ? await blobs.get(job.audioKey) : null;
       if (!bytes) {
         await this.fail(job.id, lease, "audio_missing", "the uploaded audio is no longer in storage");
@@ -226,7 +234,9 @@ export class WorkerService {
         await this.fail(job.id, lease, "audio_changed", `the stored audio is ${bytes.length} bytes, not the ${job.audioBytes} bytes checked when the job was created`);
         return;
       }
-      const decoded = await decodeJobAudio(bytes, config.limits);
+      await progress.report("decoding", 0);
+      const decoded = await decodeJobAudio(bytes, config.limits, (fraction) => void progress.report("decoding", fraction));
+      await progress.report("decoding", 1, { force: true });
       let forcedLanguage: string | undefined;
       if (job.language) {
         forcedLanguage = languageName(job.language) ?? undefined;
@@ -262,7 +272,7 @@ export class WorkerService {
           });
         }
       }
-      await setChunkPlan(db, job.id, chunks.length, active.results.size, this.progressOf(active));
+      await setChunkPlan(db, job.id, chunks.length, active.results.size, overallProgress("transcribing", this.progressOf(active)));
       this.active.set(job.id, active);
       log.info("job started", { chunks: chunks.length, resumed: active.results.size, durationSeconds: decoded.durationSeconds, attempt: job.attempts });
       if (active.results.size === chunks.length) {
@@ -299,26 +309,14 @@ export class WorkerService {
     }
   }
 
-  /** Short audio is one chunk, untouched; long audio is cut at pauses with silence skipped. */
+  /** Short audio is one chunk, untouched; long audio is cut at pauses with silence skipped (planJobChunks). */
   private async plan(pcm: Float32Array): Promise<AudioChunk[]> {
-    const { chunking } = this.deps.config;
     // A model may handle shorter segments best (config.json max_segment_seconds): cut at pauses up to that.
-    const segment = chunkingForModel(chunking, this.deps.engine.config.max_segment_seconds);
-    const seconds = pcm.length / SAMPLE_RATE;
+    const segment = chunkingForModel(this.deps.config.chunking, this.deps.engine.config.max_segment_seconds);
     const speech = this.deps.speechDetector
       ? await this.deps.speechDetector.detect(pcm, SAMPLE_RATE)
       : detectSpeechByEnergy(pcm, SAMPLE_RATE);
-    if (seconds <= segment.chunkSeconds) {
-      // A short file is one chunk as it is, unless it holds no speech at all: then there is nothing to
-      // transcribe (a model asked anyway may invent a sentence).
-      if (!speech.isSpeech.includes(1)) return [];
-      return [{ index: 0, startSample: 0, endSample: pcm.length, startSeconds: 0, endSeconds: seconds, overlapSamples: 0, endReason: "speech-end" }];
-    }
-    return planChunks(pcm, SAMPLE_RATE, {
-      ...segment,
-      skipSilenceSeconds: chunking.skipSilenceSeconds,
-      speech,
-    });
+    return planJobChunks(pcm, SAMPLE_RATE, speech, { ...this.deps.config.chunking, ...segment });
   }
 
   private progressOf(active: ActiveJob): number {
@@ -374,7 +372,7 @@ export class WorkerService {
         const now = Date.now();
         if (active.results.size < active.chunks.length && now - active.lastProgressWrite >= config.worker.progressIntervalMs) {
           active.lastProgressWrite = now;
-          const status = await saveProgress(db, active.job.id, active.results.size, this.progressOf(active));
+          const status = await saveProgress(db, active.job.id, active.results.size, overallProgress("transcribing", this.progressOf(active)));
           if (status !== "processing") {
             logger.info("job no longer processing; dropping its work", { jobId: active.job.id, status });
             this.batcher.drop(active.job.id);
@@ -401,20 +399,24 @@ export class WorkerService {
     const language = active.forcedLanguage ?? majority(ordered.map((o) => o.result.language).filter(Boolean));
     const scored: ScoredChunk[] = ordered.map(({ chunk, result }) => ({ ...chunk, ...result }));
     const confidence = jobConfidence(scored, language || null, active.forcedLanguage !== undefined);
+    // No speech (nothing for the model, or nothing it heard): an empty transcript that is marked so and not
+    // billed. A job with speech is never completed empty unmarked.
+    const noSpeech = merged.text.trim() === "";
     const job = await completeJob(db, active.job.id, {
-      text: merged.text,
-      segments: merged.segments.map((s, id) => ({ id, start: round3(s.start), end: round3(s.end), text: s.text, ...segmentScores(s, scored) })),
+      noSpeech,
+      text: noSpeech ? "" : merged.text,
+      segments: noSpeech ? [] : merged.segments.map((s, id) => ({ id, start: round3(s.start), end: round3(s.end), text: s.text, ...segmentScores(s, scored) })),
       language: language || null,
       avgLogprob: confidence.avgLogprob,
       languageProbability: confidence.languageProbability,
       durationSeconds: active.durationSeconds,
-      billableSeconds: billableSeconds(active.durationSeconds, config.metering.minimumBillableSeconds),
+      billableSeconds: noSpeech ? 0 : billableSeconds(active.durationSeconds, config.metering.minimumBillableSeconds),
     });
     this.active.delete(active.job.id);
     await this.leases.ack(active.lease);
     this.wakePoller();
     if (job) {
-      logger.info("job completed", { jobId: job.id, durationSeconds: active.durationSeconds, chunks: active.chunks.length });
+      logger.info("job completed", { jobId: job.id, durationSeconds: active.durationSeconds, chunks: active.chunks.length, noSpeech });
       this.deps.onJobFinished?.(job);
     } else {
       logger.info("job was already finished elsewhere; nothing written", { jobId: active.job.id });

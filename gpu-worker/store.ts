@@ -1,6 +1,6 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db, Tx } from "../db/client.js";
-import { jobChunks, jobs, transcripts, usageRecords, webhookDeliveries, type Job, type JobChunk } from "../db/schema.js";
+import { jobChunks, jobs, transcripts, usageRecords, webhookDeliveries, type Job, type JobChunk, type JobPhase } from "../db/schema.js";
 
 /** Postgres side of the worker: every state change of a job, each in one transaction. */
 
@@ -34,8 +34,22 @@ export async function finishedChunks(db: Db, jobId: string): Promise<JobChunk[]>
   return db.select().from(jobChunks).where(eq(jobChunks.jobId, jobId));
 }
 
+/** Progress never goes back, not even when a retried job starts over at `fetching`. */
+const atLeast = (progress: number) => sql`greatest(${jobs.progress}, ${Math.min(1, Math.max(0, progress))})`;
+
 export async function setChunkPlan(db: Db, jobId: string, total: number, done: number, progress: number): Promise<void> {
-  await db.update(jobs).set({ chunksTotal: total, chunksDone: done, progress }).where(eq(jobs.id, jobId));
+  await db
+    .update(jobs)
+    .set({ chunksTotal: total, chunksDone: done, phase: "transcribing", progress: atLeast(progress) })
+    .where(and(eq(jobs.id, jobId), eq(jobs.status, "processing")));
+}
+
+/** The phase a processing job is in and its overall progress (kept if higher). */
+export async function savePhase(db: Db, jobId: string, phase: JobPhase, progress: number): Promise<void> {
+  await db
+    .update(jobs)
+    .set({ phase, progress: atLeast(progress) })
+    .where(and(eq(jobs.id, jobId), eq(jobs.status, "processing")));
 }
 
 /** A finished chunk; kept even if the job is retried, so a redelivery only does the chunks still missing. */
@@ -52,7 +66,7 @@ export async function saveChunk(db: Db, chunk: typeof jobChunks.$inferInsert): P
 export async function saveProgress(db: Db, jobId: string, chunksDone: number, progress: number): Promise<Job["status"] | null> {
   const [row] = await db
     .update(jobs)
-    .set({ chunksDone, progress: Math.min(1, Math.max(0, progress)) })
+    .set({ chunksDone, progress: atLeast(progress) })
     .where(and(eq(jobs.id, jobId), eq(jobs.status, "processing")))
     .returning({ status: jobs.status });
   if (row) return row.status;
@@ -69,6 +83,8 @@ export interface Completion {
   languageProbability?: number | null;
   durationSeconds: number;
   billableSeconds: number;
+  /** The audio held no speech: the text is empty. */
+  noSpeech: boolean;
 }
 
 export interface EventPayload {
@@ -86,6 +102,7 @@ export function jobEvent(job: Job, type: "transcription.completed" | "transcript
       object: "transcription",
       status: job.status,
       duration_seconds: job.durationSeconds,
+      ...(job.status === "completed" ? { no_speech: job.noSpeech ?? false } : {}),
       error: job.errorCode ? { code: job.errorCode, message: job.errorMessage } : null,
       transcript_url: `/v1/transcriptions/${job.id}/transcript`,
     },
@@ -129,6 +146,7 @@ export async function completeJob(db: Db, jobId: string, done: Completion): Prom
         completedAt: new Date(),
         detectedLanguage: done.language,
         durationSeconds: done.durationSeconds,
+        noSpeech: done.noSpeech,
       })
       .where(eq(jobs.id, jobId))
       .returning();

@@ -268,6 +268,8 @@ function leastSquaresSlope(points: { x: number; y: number }[]): number {
 
 function workerSilent(worker: WorkerReport, now: Date): Recommendation | null {
   if (worker.stoppedAt !== null) return null; // stopped on purpose
+  // Its last heartbeat said it was stopping (a graceful stop whose final write did not land): not a crash.
+  if (worker.stoppingSince) return null;
   const age = ageSeconds(worker, now);
   return {
     rule: "worker_silent",

@@ -55,6 +55,8 @@ export interface WorkerReport {
   maxBatch: number;
   updatedAt: Date;
   stoppedAt: Date | null;
+  /** Set by the heartbeats after a stop signal: a worker that goes silent after this stopped, not crashed. */
+  stoppingSince?: Date | null;
   samples: WorkerSample[];
 }
 

@@ -15,6 +15,7 @@ export const workerReport = (row: WorkerHeartbeat): WorkerReport => ({
   maxBatch: row.maxBatch,
   updatedAt: row.updatedAt,
   stoppedAt: row.stoppedAt,
+  stoppingSince: row.stoppingSince,
   samples: row.samples,
 });
 

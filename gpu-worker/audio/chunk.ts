@@ -5,6 +5,8 @@
  * near the limit and never overlap):
  * - Speech detection is frame-level behind `SpeechFrames`; an energy detector is built in, and any other
  *   detector (a neural VAD such as Silero on onnxruntime-node, which is async) runs first and passes its frames.
+ *   The energy detector's threshold follows the clip's noise floor (npm run bench:vad measures it on a labelled
+ *   corpus), so a little speech in a long silence is still speech.
  * - Non-speech runs of at least `skipSilenceSeconds` are not transcribed; leading and trailing silence is
  *   trimmed too. `speechPaddingSeconds` of silence stays around speech so soft onsets and tails survive.
  * - A chunk that must be cut looks for a pause (non-speech ≥ `minPauseSeconds`) in the last `cutSearchSeconds`
@@ -33,20 +35,31 @@ export interface SpeechDetector {
 export interface EnergyDetectorOptions {
   frameSeconds: number;
   /**
-   * A clip whose speech level is below this (dBFS, RMS) holds no speech: all-silent or dither-only audio gives
+   * A clip whose loudest 100 ms is below this (dBFS, RMS) holds no speech: all-silent or dither-only audio gives
    * no chunks. Frames themselves are judged only relative to the clip, so gain never changes a decision above it.
    */
   absoluteFloorDb: number;
-  /** Percentile of frame levels taken as the clip's speech level (so at least 1 − p of the clip must be speech). */
-  speechPercentile: number;
-  /** Percentile of frame levels taken as the clip's noise floor. */
+  /**
+   * Frame levels are floored here, so digital silence (zeros) has a finite level: the noise floor of a clip in
+   * digital silence is this, not −∞. Below 16-bit quantisation noise (−101 dBFS RMS).
+   */
+  digitalSilenceDb: number;
+  /**
+   * Percentile of frame levels taken as the clip's noise floor. Only this share of the clip needs to be
+   * non-speech for the estimate to be noise; speech may be any share of the rest, however small.
+   */
   noisePercentile: number;
   /** The threshold sits this far above the noise floor… */
   noiseMarginDb: number;
-  /** …but never closer than this to the speech level (so a quiet second speaker is still speech)… */
-  minBelowSpeechDb: number;
-  /** …and never further below it than this (clean recordings with digital silence). */
-  maxBelowSpeechDb: number;
+  /**
+   * …but never closer than this to the clip's peak (its loudest 100 ms), for clips with (almost) no pause,
+   * where the noise-floor estimate is really the quiet part of the speech, or noise only a little below it…
+   */
+  minBelowPeakDb: number;
+  /** …and never closer than this to the noise floor. */
+  minAboveNoiseDb: number;
+  /** A clip whose peak is less than this above its noise floor is a steady background: no speech. */
+  minPeakAboveNoiseDb: number;
   /** Speech decisions are widened by this on both sides, for soft onsets and word tails. */
   hangoverSeconds: number;
 }
@@ -54,11 +67,12 @@ export interface EnergyDetectorOptions {
 export const defaultEnergyDetectorOptions: Readonly<EnergyDetectorOptions> = {
   frameSeconds: 0.02,
   absoluteFloorDb: -60,
-  speechPercentile: 0.95,
+  digitalSilenceDb: -110,
   noisePercentile: 0.1,
-  noiseMarginDb: 8,
-  minBelowSpeechDb: 25,
-  maxBelowSpeechDb: 45,
+  noiseMarginDb: 10,
+  minBelowPeakDb: 25,
+  minAboveNoiseDb: 3,
+  minPeakAboveNoiseDb: 6,
   hangoverSeconds: 0.06,
 };
 
@@ -161,7 +175,7 @@ export function detectSpeechByEnergy(
   const options = { ...defaultEnergyDetectorOptions, ...overrides };
   const frameSamples = Math.max(1, Math.round(options.frameSeconds * sampleRate));
   const levels = toDecibels(frameMeanSquares(pcm, frameSamples));
-  const threshold = speechThresholdDb(levels, options);
+  const threshold = speechThresholdDb(levels, options, frameSamples, sampleRate);
   const isSpeech = new Uint8Array(levels.length);
   for (let f = 0; f < levels.length; f++) isSpeech[f] = levels[f] > threshold ? 1 : 0;
   const hangoverFrames = Math.round((options.hangoverSeconds * sampleRate) / frameSamples);
@@ -189,17 +203,38 @@ function toDecibels(meanSquares: Float64Array): Float32Array {
   return out;
 }
 
-function speechThresholdDb(levels: Float32Array, options: EnergyDetectorOptions): number {
+/**
+ * The level above which a frame is speech: a margin above the clip's noise floor (a low percentile of frame
+ * levels), capped below its loudest 100 ms. Not a percentile of the whole clip taken as the speech level: a file
+ * that is 97 % silence with a little speech would then class its speech as silence.
+ */
+function speechThresholdDb(levels: Float32Array, options: EnergyDetectorOptions, frameSamples: number, sampleRate: number): number {
   if (levels.length === 0) return Infinity;
-  const sorted = Float32Array.from(levels).sort();
-  const speechDb = percentile(sorted, options.speechPercentile);
-  if (speechDb < options.absoluteFloorDb) return Infinity;
-  const noiseDb = percentile(sorted, options.noisePercentile);
-  return clamp(
-    noiseDb + options.noiseMarginDb,
-    speechDb - options.maxBelowSpeechDb,
-    speechDb - options.minBelowSpeechDb,
-  );
+  const floored = levels.map((db) => Math.max(db, options.digitalSilenceDb));
+  // The peak is the loudest 100 ms (a syllable), steadier than one 20 ms frame: a steady background's peak
+  // stays close to its floor, and a click does not set it.
+  const peakDb = movingLevelDb(floored, Math.max(1, Math.round((0.1 * sampleRate) / frameSamples))).reduce((a, b) => Math.max(a, b), -Infinity);
+  if (peakDb < options.absoluteFloorDb) return Infinity;
+  const noiseDb = percentile(floored.sort(), options.noisePercentile);
+  if (peakDb - noiseDb < options.minPeakAboveNoiseDb) return Infinity;
+  const threshold = noiseDb + options.noiseMarginDb;
+  if (threshold <= peakDb - options.minBelowPeakDb) return threshold;
+  return Math.max(peakDb - options.minBelowPeakDb, noiseDb + options.minAboveNoiseDb);
+}
+
+/** Mean level (dB of mean power) of each run of `window` consecutive frames; fewer values than frames. */
+function movingLevelDb(levelsDb: Float32Array, window: number): Float32Array {
+  const power = Float64Array.from(levelsDb, (db) => 10 ** (db / 10));
+  const span = Math.min(window, power.length);
+  const out = new Float32Array(power.length - span + 1);
+  let sum = 0;
+  for (let f = 0; f < span; f++) sum += power[f];
+  out[0] = 10 * Math.log10(sum / span);
+  for (let f = span; f < power.length; f++) {
+    sum += power[f] - power[f - span];
+    out[f - span + 1] = 10 * Math.log10(Math.max(sum, 0) / span + 1e-30);
+  }
+  return out;
 }
 
 function percentile(sorted: Float32Array, p: number): number {

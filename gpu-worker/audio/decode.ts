@@ -49,6 +49,11 @@ export interface DecodeOptions extends Partial<AudioLimits> {
   ffmpegTimeoutMs?: number;
   /** Checked between slices (graceful shutdown): decoding rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * Called after each decoded slice with the share of the declared duration decoded so far (0–1, capped at 1);
+   * not called when the header declares no duration.
+   */
+  onProgress?: (fraction: number) => void;
 }
 
 export interface DecodedAudio {
@@ -69,7 +74,7 @@ export async function decodeAudio(bytes: Uint8Array, options: DecodeOptions = {}
   const header = probeAudioHeader(bytes);
   checkAudioLimits(header, limits);
   const slices = options.ffmpeg ? ffmpegSlices(bytes, header, options) : wasmSlices(bytes, header, limits);
-  const audio = await toMono16k(slices, limits, options, declaredOutputSamples(header, limits));
+  const audio = await toMono16k(slices, limits, options, declaredOutputSamples(header, limits), header.durationSeconds);
   return { ...audio, sourceFormat: header.format, sourceCodec: header.codec };
 }
 
@@ -111,7 +116,13 @@ function declaredOutputSamples(header: AudioHeaderInfo, limits: AudioLimits): nu
   return Math.ceil(Math.min(seconds, limits.maxDurationSeconds) * TARGET_SAMPLE_RATE) + TARGET_SAMPLE_RATE;
 }
 
-async function toMono16k(slices: AsyncIterable<PcmSlice>, limits: AudioLimits, options: DecodeOptions, capacity: number): Promise<Mono16k> {
+async function toMono16k(
+  slices: AsyncIterable<PcmSlice>,
+  limits: AudioLimits,
+  options: DecodeOptions,
+  capacity: number,
+  declaredSeconds: number | undefined,
+): Promise<Mono16k> {
   let sourceSampleRate = 0;
   let sourceChannels = 0;
   let frames = 0;
@@ -138,6 +149,9 @@ async function toMono16k(slices: AsyncIterable<PcmSlice>, limits: AudioLimits, o
         );
       }
       resampler.push(downmix(slice.channelData, length));
+      if (options.onProgress && declaredSeconds !== undefined && declaredSeconds > 0 && Number.isFinite(declaredSeconds)) {
+        options.onProgress(Math.min(1, frames / sourceSampleRate / declaredSeconds));
+      }
     }
     options.signal?.throwIfAborted();
     if (!resampler || frames === 0) {

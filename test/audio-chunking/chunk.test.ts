@@ -275,6 +275,27 @@ describe("speech detection", () => {
     );
   });
 
+  it("keeps a little speech in a long digital silence: the threshold follows the noise floor, not a percentile", () => {
+    // 1.5 s of speech in 120 s (1.25 %): a percentile of the whole file taken as the speech level is silence.
+    for (const layout of [
+      [{ kind: "speech", seconds: 1.5 }, { kind: "silence", seconds: 120 }],
+      [{ kind: "silence", seconds: 60 }, { kind: "speech", seconds: 1.5 }, { kind: "silence", seconds: 60 }],
+    ] as Part[][]) {
+      const audio = synthesize(layout, { noise: 0 });
+      const chunks = planChunks(audio.pcm, sampleRate);
+      expect(chunks).toHaveLength(1);
+      expectSpeechCovered(chunks, audio.speech);
+      expect(chunks[0].endSeconds - chunks[0].startSeconds).toBeLessThan(3);
+    }
+  });
+
+  it("finds no speech in a steady background alone, digital or noise, quiet or loud", () => {
+    for (const noise of [0, 1e-3, 0.05]) {
+      const audio = synthesize([{ kind: "silence", seconds: 40 }], { noise });
+      expect(detectSpeechByEnergy(audio.pcm, sampleRate).isSpeech.includes(1), `noise ${noise}`).toBe(false);
+    }
+  });
+
   it("accepts frames from another detector, of another frame size", async () => {
     // A loud tone throughout; the plugged-in detector says only 10–20 s and 40–45 s are speech.
     const audio = synthesize([{ kind: "speech", seconds: 60 }]);

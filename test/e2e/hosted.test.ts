@@ -4,9 +4,10 @@ import { eq } from "drizzle-orm";
 import OpenAI, { toFile } from "openai";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jobs, usageRecords } from "../../db/schema.js";
+import { jobs, usageRecords, webhookDeliveries } from "../../db/schema.js";
 import { sqsJobQueue } from "../../shared/adapters/sqs.js";
 import { jobMessage } from "../../shared/queue.js";
+import { queuedMessages } from "../support/sqs-depth.js";
 import { startStack, webhookReceiver, type Stack } from "../support/stack.js";
 
 const MODEL = fileURLToPath(new URL("../fixtures/models/tiny-random", import.meta.url));
@@ -52,12 +53,10 @@ describe("hosted features end to end (real PostgreSQL, SQS emulator, worker)", (
     await queue.send(jobMessage(id));
     await queue.send(jobMessage(id));
     // The worker acknowledges both (job already completed); wait until the queue is drained.
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      const [row] = await stack.database.db.select().from(jobs).where(eq(jobs.id, id));
-      expect(row.status).toBe("completed");
-      await new Promise((r) => setTimeout(r, 300));
-      if (Date.now() > deadline - 8000) break;
+    const deadline = Date.now() + 30_000;
+    while ((await queuedMessages(stack.sqs)) > 0) {
+      if (Date.now() > deadline) throw new Error("the duplicate messages were never acknowledged");
+      await new Promise((r) => setTimeout(r, 100));
     }
     expect(await bills(id)).toBe(1);
     const [row] = await stack.database.db.select().from(jobs).where(eq(jobs.id, id));
@@ -69,9 +68,14 @@ describe("hosted features end to end (real PostgreSQL, SQS emulator, worker)", (
     try {
       const id = await upload({ webhook_url: hooks.url });
       await stack.waitFor(id);
+      // Wait for the delivery to be recorded as succeeded: after that nothing is sent again.
       const deadline = Date.now() + 20_000;
-      while (hooks.received.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      await new Promise((r) => setTimeout(r, 1500));
+      const delivered = async () =>
+        (await stack.database.db.select({ status: webhookDeliveries.status }).from(webhookDeliveries).where(eq(webhookDeliveries.jobId, id)))[0]?.status === "succeeded";
+      while (!(await delivered())) {
+        if (Date.now() > deadline) throw new Error(`webhook not delivered; ${hooks.received.length} attempts received`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
       expect(hooks.received).toHaveLength(4);
       const ids = new Set(hooks.received.map((h) => h.headers["webhook-id"]));
       expect(ids.size).toBe(1); // the same webhook-id on every retry

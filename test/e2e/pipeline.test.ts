@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { eq } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { usageRecords } from "../../db/schema.js";
+import { usageRecords, webhookDeliveries } from "../../db/schema.js";
 import { decodeAudio } from "../../gpu-worker/audio/decode.js";
 import { databaseKinds } from "../support/database.js";
 import { startStack, webhookReceiver, type Stack } from "../support/stack.js";
@@ -50,9 +50,14 @@ describe.each(databaseKinds)("pipeline end to end on %s", (kind) => {
     expect(usage).toHaveLength(1);
     expect(usage[0].billableSeconds).toBe(Math.ceil(decoded.durationSeconds));
 
-    const deadline = Date.now() + 10_000;
-    while (hooks.received.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    await new Promise((r) => setTimeout(r, 300));
+    // Once the delivery is recorded as succeeded nothing is sent again: then exactly one has arrived.
+    const deadline = Date.now() + 30_000;
+    const delivered = async () =>
+      (await stack.database.db.select({ status: webhookDeliveries.status }).from(webhookDeliveries).where(eq(webhookDeliveries.jobId, id)))[0]?.status === "succeeded";
+    while (!(await delivered())) {
+      if (Date.now() > deadline) throw new Error(`webhook not delivered; ${hooks.received.length} received`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     expect(hooks.received).toHaveLength(1);
     const [hook] = hooks.received;
     const payload = new Webhook(stack.webhookSecret).verify(hook.body, {

@@ -15,6 +15,7 @@ import { FsBlobStore } from "../../shared/adapters/fs-blob-store.js";
 import { sqsJobQueue, type SqsJobQueue } from "../../shared/adapters/sqs.js";
 import { parseServiceConfig, type ServiceConfig, type ServiceConfigInput } from "../../shared/config.js";
 import { createLogger, silentLogger } from "../../shared/logger.js";
+import { queuedMessages } from "./sqs-depth.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 
@@ -64,6 +65,8 @@ export interface FaultStack {
   restartSqs(): Promise<void>;
   counts(): Promise<{ submitted: number; completed: number; failed: number; billed: number; webhooksDelivered: number }>;
   waitUntil(predicate: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void>;
+  /** Messages in the job queue, visible, in flight or delayed: 0 once every delivery has been acknowledged. */
+  queuedMessages(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -178,6 +181,9 @@ export async function startFaultStack(databaseUrl: string, overrides: ServiceCon
         await new Promise((r) => setTimeout(r, 200));
       }
     },
+    queuedMessages() {
+      return queuedMessages(sqs);
+    },
     async stop() {
       for (const p of processes) if (p.child.exitCode === null) p.child.kill("SIGKILL");
       await Promise.all(workers.map((w) => w.stop().catch(() => undefined)));
@@ -189,6 +195,25 @@ export async function startFaultStack(databaseUrl: string, overrides: ServiceCon
     },
   };
   return stack;
+}
+
+/**
+ * An engine whose batches wait until `gate` resolves: a job stays in the engine for exactly as long as a test
+ * needs (until a second worker has claimed it, say), instead of for a delay that is hoped to be long enough.
+ */
+export function gatedEngine(engine: Qwen3AsrEngine, gate: Promise<void>): Qwen3AsrEngine {
+  return new Proxy(engine, {
+    get(target, property, receiver) {
+      if (property === "transcribe") {
+        return async (...args: Parameters<Qwen3AsrEngine["transcribe"]>) => {
+          await gate;
+          return target.transcribe(...args);
+        };
+      }
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
 
 /** An engine that takes `delayMs` longer per batch: work that outlasts visibility timeouts and leaves time to act. */

@@ -180,10 +180,13 @@
       ...workers.map((w) => {
         const tr = el("tr");
         const name = el("td");
-        name.append(el("span", `dot ${w.live ? "" : w.stopped_at ? "gone" : "silent"}`), document.createTextNode(w.hostname));
+        // A worker whose last heartbeat said it was stopping stopped cleanly, even if its final write is missing.
+        const stopped = w.stopped_at || (w.stopping_since && !w.live);
+        const state = stopped ? "stopped" : w.stopping_since ? "stopping" : null;
+        name.append(el("span", `dot ${stopped ? "gone" : w.live ? (state ? "stopping" : "") : "silent"}`), document.createTextNode(w.hostname));
         name.title = w.id;
         const seen = seconds((Date.now() - Date.parse(w.last_seen_at)) / 1000);
-        tr.append(name, el("td", null, w.execution_provider), el("td", null, w.live ? `${seen} ago` : w.stopped_at ? "stopped" : `${seen} ago`), el("td", null, String(w.max_batch)), el("td", null, w.safety_margin.toFixed(2)));
+        tr.append(name, el("td", null, w.execution_provider), el("td", null, state === "stopped" ? "stopped" : state === "stopping" ? `stopping (${seen} ago)` : `${seen} ago`), el("td", null, String(w.max_batch)), el("td", null, w.safety_margin.toFixed(2)));
         return tr;
       }),
     );
