@@ -24,6 +24,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { seededRandom } from "../shared/seeded-random.js";
 
 const RATE = 16000;
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -44,17 +45,6 @@ function speak(text: string, voice: string): Float32Array {
   return pcm.map((x) => x * gain);
 }
 
-/** Deterministic uniform numbers (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function rms(pcm: Float32Array): number {
   let sum = 0;
@@ -66,7 +56,7 @@ const dbToGain = (db: number): number => 10 ** (db / 20);
 
 /** Low-passed noise (a one-pole filter on white noise: more like room hum than hiss) at `db` dBFS RMS. */
 function noise(seconds: number, db: number, seed: number): Float32Array {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const out = new Float32Array(Math.round(seconds * RATE));
   let y = 0;
   for (let i = 0; i < out.length; i++) {

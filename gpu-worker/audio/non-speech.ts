@@ -4,17 +4,7 @@
  * run (and the committed thresholds) see the same clips.
  */
 
-/** mulberry32: a small seeded PRNG, enough for test signals. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../../shared/seeded-random.js";
 
 function gaussian(rand: () => number): number {
   const u = Math.max(rand(), 1e-12);
@@ -101,7 +91,7 @@ export interface NamedClip {
 
 /** `count` clips per kind (2–8 s, levels −45 to −15 dBFS), deterministic for a given seed. */
 export function nonSpeechClips(sampleRate: number, count = 6, seed = 19): NamedClip[] {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const clips: NamedClip[] = [];
   for (let k = 0; k < count; k++) {
     const seconds = 2 + rand() * 6;
