@@ -112,13 +112,19 @@ describe.each([
   ["int4", fixture("models/tiny-random-int4"), 0.2],
 ] as const)("shipped %s session memory", (precision, warmup, tolerance) => {
   it(`is within ${tolerance * 100} % of config.json's weight bytes`, async () => {
-    const { stdout } = await run(
-      process.execPath,
-      ["--expose-gc", "--import", "tsx", join(root, "test", "support", "session-memory-child.ts"), shipped(precision), warmup],
-      { cwd: root, env: { ...process.env, MALLOC_MMAP_THRESHOLD_: "65536" }, timeout: 60_000 },
-    );
-    const line = stdout.trim().split("\n").at(-1) ?? "";
-    const { rssDeltaBytes, weightBytes } = JSON.parse(line) as { rssDeltaBytes: number; weightBytes: Record<string, number> };
+    // Three fresh processes, the smallest growth kept: what else a busy machine makes a process touch (thread
+    // stacks, lazily mapped pages) only adds to the resident set, never takes from it.
+    const measure = async (): Promise<{ rssDeltaBytes: number; weightBytes: Record<string, number> }> => {
+      const { stdout } = await run(
+        process.execPath,
+        ["--expose-gc", "--import", "tsx", join(root, "test", "support", "session-memory-child.ts"), shipped(precision), warmup],
+        { cwd: root, env: { ...process.env, MALLOC_MMAP_THRESHOLD_: "65536" }, timeout: 60_000 },
+      );
+      return JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as { rssDeltaBytes: number; weightBytes: Record<string, number> };
+    };
+    const runs = [await measure(), await measure(), await measure()];
+    const { weightBytes } = runs[0];
+    const rssDeltaBytes = Math.min(...runs.map((r) => r.rssDeltaBytes));
     const weights = Object.values(weightBytes).reduce((a, b) => a + b, 0);
     expect(Math.abs(rssDeltaBytes - weights) / weights, `resident ${rssDeltaBytes} B vs weights ${weights} B`).toBeLessThanOrEqual(tolerance);
   }, 90_000);
