@@ -47,10 +47,15 @@ export async function calibrate(modelDir: string, shapes: Shape[] = DEFAULT_SHAP
   const points: CalibrationPoint[] = [];
   for (const shape of shapes) points.push(await measureShape(modelDir, shape));
   const q = model.config.qwen3_asr;
-  return fitCalibration(model.config, { weights: q.weights_dtype, io: q.io_dtype }, points, {
-    device: `CPU (${cpus()[0]?.model ?? "unknown"}), onnxruntime-node CPU provider, peak RSS`,
-    measuredAt: new Date().toISOString(),
-  });
+  // The engine decodes with generate.onnx when the directory has one (dev/measure-batch.ts loads it so).
+  const decoding = model.files.generate ? "graph" : "host";
+  return fitCalibration(
+    model.config,
+    { weights: q.weights_dtype, io: q.io_dtype },
+    points,
+    { device: `CPU (${cpus()[0]?.model ?? "unknown"}), onnxruntime-node CPU provider (${decoding} decoding loop), peak RSS`, measuredAt: new Date().toISOString() },
+    decoding,
+  );
 }
 
 const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;

@@ -1,6 +1,6 @@
 import type { ModelConfig } from "../../shared/model-config.js";
 import { defaultCalibration, type Calibration, type CalibrationPoint } from "./calibration.js";
-import { estimateBatchBytes, type MemoryDtypes } from "./memory-model.js";
+import { estimateBatchBytes, type Decoding, type MemoryDtypes } from "./memory-model.js";
 
 /** Smallest coefficient written: the schema wants positive multipliers. */
 const MIN_COEFFICIENT = 0.05;
@@ -26,6 +26,8 @@ export function fitCalibration(
   dtypes: MemoryDtypes,
   measured: CalibrationPoint[],
   meta: { device: string; measuredAt: string },
+  /** The loop the measured engine ran (Qwen3AsrEngine.decoding): it decides how the cache was held. */
+  decoding: Decoding = "host",
 ): CalibrationFit {
   if (measured.length === 0) throw new RangeError("calibration needs at least one measured point");
   const raw = { ...defaultCalibration, runtimeReserveBytes: 0 };
@@ -34,7 +36,7 @@ export function fitCalibration(
       config,
       dtypes,
       p.frames.map((frames, i) => ({ frames, maxNewTokens: p.maxNewTokens?.[i] })),
-      { encoderSlicesPerCall: p.encoderSlicesPerCall, calibration: raw },
+      { encoderSlicesPerCall: p.encoderSlicesPerCall, calibration: raw, decoding },
     );
     return { weights: b.weights, activations: b.total - b.weights };
   });
@@ -66,7 +68,7 @@ export function fitCalibration(
       config,
       dtypes,
       p.frames.map((frames, i) => ({ frames, maxNewTokens: p.maxNewTokens?.[i] })),
-      { encoderSlicesPerCall: p.encoderSlicesPerCall, calibration },
+      { encoderSlicesPerCall: p.encoderSlicesPerCall, calibration, decoding },
     ).total;
     return { ...p, predictedBytes, relativeError: Math.abs(predictedBytes - p.measuredPeakBytes) / p.measuredPeakBytes };
   });
