@@ -343,6 +343,10 @@ export class WorkerService {
         continue;
       }
       const chunk = active.chunks[outcome.work.chunkIndex];
+      if (outcome.result.finishReason === "length") {
+        // Continued to the hard bound without an end token: the model is repeating itself, not speaking.
+        logger.warn("chunk cut at the hard token bound", { jobId: active.job.id, chunk: chunk.index, tokens: outcome.result.tokens.generated, continuations: outcome.result.continuations });
+      }
       const r = outcome.result;
       // Text the model wrote without hearing speech (noise, music) is invented: drop it, keep the scores.
       const noSpeech = isNoSpeech(r, noSpeechThresholds(this.deps.engine.config));
