@@ -23,6 +23,9 @@ tokens are ignored by the host): rows never look at each other, so its neighbour
 """
 from __future__ import annotations
 
+import json
+import os
+
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
@@ -282,3 +285,33 @@ def build_generate_graph(decoder: onnx.ModelProto, num_layers: int, kv_heads: in
     model = helper.make_model(main, opset_imports=list(decoder.opset_import), producer_name="qwen3-asr-generate")
     model.ir_version = decoder.ir_version
     return model
+
+
+def _weight_bytes(model: onnx.ModelProto) -> int:
+    from .precision import weight_bytes
+
+    return weight_bytes(model)
+
+
+def write_generate_graph(model_dir: str) -> str:
+    with open(os.path.join(model_dir, "config.json")) as f:
+        config = json.load(f)
+    q = config["qwen3_asr"]
+    decoder = onnx.load(os.path.join(model_dir, "decoder.onnx"))
+    embed_tokens = onnx.load(os.path.join(model_dir, "embed_tokens.onnx"))
+    model = build_generate_graph(decoder, q["num_hidden_layers"], q["num_key_value_heads"], q["head_dim"],
+                                 q["hidden_size"], embed_tokens, bool(q.get("tie_word_embeddings")))
+    out = os.path.join(model_dir, "generate.onnx")
+    large = sum(len(i.raw_data) for i in model.graph.initializer) > 2**31 - 2**26
+    if large:  # one external data file, never the 2 GB protobuf path
+        onnx.save_model(model, out, save_as_external_data=True, all_tensors_to_one_file=True,
+                        location="generate.onnx.data", size_threshold=1024)
+    else:
+        onnx.save(model, out)
+    onnx.checker.check_model(out)
+    # config.json says what each graph holds (the memory model and the precision tests read it).
+    if "weight_bytes" in q:
+        q["weight_bytes"]["generate"] = _weight_bytes(model)
+        with open(os.path.join(model_dir, "config.json"), "w") as f:
+            json.dump(config, f, indent=1)
+    return out

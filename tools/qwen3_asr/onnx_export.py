@@ -278,6 +278,10 @@ def export_model_dir(model: Qwen3ASR, tokenizer: dict, out_dir: str, variant: st
                       graph_weight_bytes(out_dir), block_size)
     with open(os.path.join(out_dir, "config.json"), "w") as f:
         json.dump(cfg, f, indent=1)
+    # The greedy loop inside onnxruntime (gpu-worker/engine/README.md, "How decoding runs").
+    from .generate_graph import write_generate_graph
+
+    write_generate_graph(out_dir)
 
 
 def derive_precision(src_dir: str, dst_dir: str, precision: str, block_size: int = DEFAULT_BLOCK_SIZE,
@@ -308,4 +312,8 @@ def derive_precision(src_dir: str, dst_dir: str, precision: str, block_size: int
         q["quant_block_size"] = block_size
     with open(os.path.join(dst_dir, "config.json"), "w") as f:
         json.dump(cfg, f, indent=1)
-    return cfg
+    from .generate_graph import write_generate_graph
+
+    write_generate_graph(dst_dir)
+    with open(os.path.join(dst_dir, "config.json")) as f:
+        return json.load(f)
