@@ -12,34 +12,22 @@
  *
  * The emulator keeps objects in memory and takes bodies up to 11 MiB, so uploads are capped at 10 MB here.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { createDatabase } from "../db/client.js";
-import { ensureApiKey, generateApiKey } from "../edge/store/api-keys.js";
+import { ensureApiKey } from "../edge/store/api-keys.js";
 import { loadServiceConfig } from "../shared/config-file.js";
 import { createLogger } from "../shared/logger.js";
+import { DATA, ROOT, devApiKey, superviseWorker } from "./launcher.js";
 import { startLocalSqs } from "./sqs-emulator.js";
 import { startWorkersEdge } from "./workers-edge.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)));
-const DATA = resolve(process.env.DATA_DIR ?? join(ROOT, ".data"));
 const BUCKET = "qwen3-asr-uploads";
 /** Any key works with the emulator; production uses an R2 API token's (docs/deploy.md). */
 const LOCAL_S3_KEY = "local";
 /** Below the emulator's 11 MiB body limit. */
 const LOCAL_MAX_UPLOAD_BYTES = "10000000";
-
-function devApiKey(): string {
-  if (process.env.BOOTSTRAP_API_KEY) return process.env.BOOTSTRAP_API_KEY;
-  const path = join(DATA, "dev-api-key");
-  if (existsSync(path)) return readFileSync(path, "utf8").trim();
-  const key = generateApiKey();
-  writeFileSync(path, key + "\n", { mode: 0o600 });
-  return key;
-}
 
 async function main(): Promise<void> {
   mkdirSync(DATA, { recursive: true });
@@ -71,16 +59,7 @@ async function main(): Promise<void> {
     MODEL_DIR: modelDir,
   };
   let stopping = false;
-  let worker: ChildProcess | null = null;
-  const startWorkerProcess = () => {
-    worker = spawn(process.execPath, ["--import", "tsx", join(ROOT, "gpu-worker", "main.ts")], { env: workerEnv, stdio: "inherit", cwd: ROOT });
-    worker.on("exit", (code, signal) => {
-      if (stopping) return;
-      logger.error("worker exited; restarting in 2 s", { code, signal });
-      setTimeout(startWorkerProcess, 2000);
-    });
-  };
-  startWorkerProcess();
+  const worker = superviseWorker(workerEnv, logger);
 
   const edge = await startWorkersEdge({
     port: config.server.port,
@@ -120,9 +99,7 @@ async function main(): Promise<void> {
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    const exited = new Promise<void>((r) => (worker && worker.exitCode === null ? worker.once("exit", () => r()) : r()));
-    worker?.kill("SIGTERM");
-    await Promise.race([exited, new Promise((r) => setTimeout(r, config.worker.shutdownGraceMs))]);
+    await worker.stop(config.worker.shutdownGraceMs);
     await edge.stop();
     await aws.stop();
     await database.close();
@@ -132,7 +109,7 @@ async function main(): Promise<void> {
   process.once("SIGTERM", () => void stop());
   // wrangler exits the process on a signal of its own accord; the GPU worker must not outlive it.
   process.once("exit", () => {
-    if (worker?.exitCode === null) worker.kill("SIGTERM");
+    worker.kill();
   });
 }
 

@@ -11,32 +11,20 @@
  * It prints where it listens and an API key that works (BOOTSTRAP_API_KEY, or one generated on first start
  * and kept in ./.data/dev-api-key).
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { createDatabase } from "../db/client.js";
 import { startEdgeServer } from "../edge/node.js";
-import { ensureApiKey, generateApiKey } from "../edge/store/api-keys.js";
+import { ensureApiKey } from "../edge/store/api-keys.js";
 import { FsBlobStore } from "../shared/adapters/fs-blob-store.js";
 import { sqsJobQueue } from "../shared/adapters/sqs.js";
 import { loadServiceConfig } from "../shared/config-file.js";
 import { createLogger } from "../shared/logger.js";
 import { localAllowPrivateTargets } from "./local-targets.js";
+import { DATA, ROOT, devApiKey, superviseWorker } from "./launcher.js";
 import { startLocalSqs } from "./sqs-emulator.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)));
-const DATA = resolve(process.env.DATA_DIR ?? join(ROOT, ".data"));
-
-function devApiKey(): string {
-  if (process.env.BOOTSTRAP_API_KEY) return process.env.BOOTSTRAP_API_KEY;
-  const path = join(DATA, "dev-api-key");
-  if (existsSync(path)) return readFileSync(path, "utf8").trim();
-  const key = generateApiKey();
-  writeFileSync(path, key + "\n", { mode: 0o600 });
-  return key;
-}
 
 async function main(): Promise<void> {
   mkdirSync(DATA, { recursive: true });
@@ -65,16 +53,7 @@ async function main(): Promise<void> {
     ALLOW_PRIVATE_TARGETS: config.network.allowPrivateTargets.join(","),
   };
   let stopping = false;
-  let worker: ChildProcess | null = null;
-  const startWorkerProcess = () => {
-    worker = spawn(process.execPath, ["--import", "tsx", join(ROOT, "gpu-worker", "main.ts")], { env: workerEnv, stdio: "inherit", cwd: ROOT });
-    worker.on("exit", (code, signal) => {
-      if (stopping) return;
-      logger.error("worker exited; restarting in 2 s", { code, signal });
-      setTimeout(startWorkerProcess, 2000);
-    });
-  };
-  startWorkerProcess();
+  const worker = superviseWorker(workerEnv, logger);
 
   const edge = await startEdgeServer({ config, database, blobs: new FsBlobStore(blobDir), queue, logger: createLogger({ service: "edge" }), adminToken: process.env.ADMIN_TOKEN });
 
@@ -95,9 +74,7 @@ async function main(): Promise<void> {
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    const exited = new Promise<void>((r) => (worker && worker.exitCode === null ? worker.once("exit", () => r()) : r()));
-    worker?.kill("SIGTERM");
-    await Promise.race([exited, new Promise((r) => setTimeout(r, config.worker.shutdownGraceMs))]);
+    await worker.stop(config.worker.shutdownGraceMs);
     await edge.close();
     await sqs.stop();
     await database.close();

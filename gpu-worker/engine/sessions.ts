@@ -33,9 +33,11 @@ export interface SessionOptions {
   pool?: MemoryPoolOptions;
 }
 
-export type DecoderSession =
-  | { kind: "graph"; session: ort.InferenceSession }
-  | { kind: "host"; session: ort.InferenceSession };
+/** generate.onnx ("graph": the greedy loop inside onnxruntime) or decoder.onnx ("host": driven from JS). */
+export interface DecoderSession {
+  kind: "graph" | "host";
+  session: ort.InferenceSession;
+}
 
 export interface ModelSessions {
   encoder: ort.InferenceSession;
@@ -186,7 +188,7 @@ export async function openModelSessions(dir: ModelDirectory, options: SessionOpt
     openSession(dir.files.embedTokens, opts.embedTokens),
     useGraph ? openSession(dir.files.generate as string, opts.generate) : openSession(dir.files.decoder, opts.decoder),
   ]);
-  const decoder: DecoderSession = useGraph ? { kind: "graph", session: decoderSession } : { kind: "host", session: decoderSession };
+  const decoder: DecoderSession = { kind: useGraph ? "graph" : "host", session: decoderSession };
   const sessions = { encoder, embedTokens, decoder };
   try {
     validateGraphs(dir, sessions);
